@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "proxyd",
+    products: [
+        .library(name: "ProxyCore", targets: ["ProxyCore"]),
+        .library(name: "ProxyEvent", targets: ["ProxyEvent"]),
+        .executable(name: "proxyd", targets: ["proxyd"]),
+        .executable(name: "fake-upstream", targets: ["fake-upstream"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibevent",
+            pkgConfig: "libevent_pthreads",
+            providers: [.apt(["libevent-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(name: "CProxyShim", dependencies: ["CCurl", "CLibevent"]),
+        .target(name: "ProxyCore"),
+        .target(name: "ProxyEvent", dependencies: ["ProxyCore", "CLibevent", "CCurl", "CProxyShim"]),
+        .executableTarget(name: "proxyd", dependencies: ["ProxyCore", "ProxyEvent"]),
+        .executableTarget(name: "fake-upstream", dependencies: ["ProxyCore", "ProxyEvent"]),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore"]),
+        .testTarget(name: "ProxyEventTests", dependencies: ["ProxyCore", "ProxyEvent"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

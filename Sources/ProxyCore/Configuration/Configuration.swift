@@ -1,0 +1,89 @@
+/// The listening side's settings (`server` in the file).
+public struct ServerSettings: Sendable, Equatable {
+    public var listenHost: String = "127.0.0.1"
+    public var listenPort: Int = 8080
+    /// Event loops; 0 means one per CPU core.
+    public var workers: Int = 0
+    public var maxBodyBytes: Int = 10 * 1024 * 1024
+    public var maxHeaderBytes: Int = 64 * 1024
+    public var idleTimeoutSeconds: Double = 75
+    public var shutdownGraceSeconds: Double = 30
+    public var streamIdleTimeoutSeconds: Double = 300
+
+    public init() {}
+}
+
+/// Where the model list comes from (`modelList`).
+public struct ModelListSettings: Sendable, Equatable {
+    public enum Source: Sendable, Equatable {
+        case url(UpstreamURL)
+        case file(String)
+    }
+    public var source: Source
+    public var refreshSeconds: Double = 300
+}
+
+/// The generic forwarder's settings (`genericProxy`).
+public struct GenericProxySettings: Sendable, Equatable {
+    public var enabled: Bool = true
+    /// Explicit allow list; nil means the configured providers' hosts.
+    public var allowedHosts: HostAllowlist
+}
+
+/// Reasoning settings (`think`).
+public struct ThinkSettings: Sendable, Equatable {
+    public var mode: ThinkMode = .split
+    public var field: String = "reasoning_content"
+    public var tags: [String] = ["think"]
+    public var assumeOpen: Bool = false
+    public init() {}
+}
+
+public enum LogLevel: String, Sendable, Equatable, Comparable, CaseIterable {
+    case debug, info, warn, error
+
+    var rank: Int {
+        switch self {
+        case .debug: return 0
+        case .info: return 1
+        case .warn: return 2
+        case .error: return 3
+        }
+    }
+
+    public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// The whole configuration, validated and with every default applied. Immutable once built;
+/// a reload builds a new one.
+public struct Configuration: Sendable {
+    public var server = ServerSettings()
+    /// Proxy access keys (`auth.keys`), resolved. Empty means no key is required.
+    public var authKeys: [String] = []
+    /// Providers in configuration order.
+    public var providers: [Provider] = []
+    public var modelList: ModelListSettings?
+    public var genericProxy: GenericProxySettings
+    public var think = ThinkSettings()
+    public var debugRoutes = false
+    public var logLevel: LogLevel = .info
+    public var accessLog = true
+
+    /// The provider named `id`.
+    public func provider(_ id: String) -> Provider? {
+        providerIndex[id].map { providers[$0] }
+    }
+
+    var providerIndex: [String: Int] = [:]
+
+    init(providers: [Provider], genericProxy: GenericProxySettings) {
+        self.providers = providers
+        self.genericProxy = genericProxy
+        for (i, p) in providers.enumerated() { providerIndex[p.id] = i }
+    }
+
+    /// The first path segments that belong to proxyd's own routes and can never be a provider id.
+    public static let reservedSegments: Set<String> = [
+        "healthz", "readyz", "metrics", "openapi.json", "v1", "api", "proxy", "provider", "debug",
+    ]
+}

@@ -1,0 +1,52 @@
+/// What happens to an upstream response that proxyd commits to sending.
+public struct ResponsePlan: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: BodyHandling
+}
+
+/// How the body of a committed response is carried.
+public enum BodyHandling: Sendable {
+    /// Bytes go to the client as they came; a break truncates the transfer.
+    case passThrough
+    /// An SSE chat-completion stream, watched and possibly rewritten event by event.
+    case chatStream(ChatStreamSettings)
+    /// A whole JSON chat completion, rewritten once complete.
+    case chatJSON(ChatStreamSettings)
+}
+
+/// Settings the chat transforms need.
+public struct ChatStreamSettings: Sendable, Equatable {
+    public var think: ThinkSettings
+}
+
+extension ForwardPlan {
+    /// Plans the client response for the upstream head of `attempt`.
+    public func responsePlan(for attempt: UpstreamAttempt, status: Int, upstreamHeaders: HTTPHeaders,
+                             requestID: String) -> ResponsePlan {
+        let contentType = (upstreamHeaders["Content-Type"] ?? "").lowercasedASCII
+        let isSSE = contentType.hasPrefix("text/event-stream")
+        let isJSON = contentType.hasPrefix("application/json")
+        var body = BodyHandling.passThrough
+        if isChatCompletion {
+            let settings = ChatStreamSettings(think: attempt.think)
+            if isSSE {
+                body = .chatStream(settings)
+            } else if isJSON && attempt.think.mode != .off && (200...299).contains(status) {
+                body = .chatJSON(settings)
+            }
+        }
+        // A chat stream may gain an error event and a JSON answer may be rewritten, so their
+        // length is no longer the upstream's.
+        let rewritten: Bool
+        if case .passThrough = body { rewritten = false } else { rewritten = true }
+        var headers = HeaderPolicy.clientResponseHeaders(upstream: upstreamHeaders, bodyRewritten: rewritten)
+        headers.add("x-request-id", requestID)
+        headers.add("x-proxyd-provider", attempt.label)
+        if isSSE {
+            headers.set("X-Accel-Buffering", "no")
+            headers.set("Cache-Control", "no-cache")
+        }
+        return ResponsePlan(status: status, headers: headers, body: body)
+    }
+}

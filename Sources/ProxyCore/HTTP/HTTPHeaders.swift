@@ -1,0 +1,70 @@
+/// An ordered list of HTTP header fields. Names compare case-insensitively; order and
+/// repeated fields are kept as they came.
+public struct HTTPHeaders: Sendable, Equatable, Sequence {
+    public private(set) var fields: [(name: String, value: String)]
+
+    public init() { fields = [] }
+
+    public init(_ fields: [(String, String)]) {
+        self.fields = fields.map { (name: $0.0, value: $0.1) }
+    }
+
+    public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
+        lhs.fields.count == rhs.fields.count
+            && zip(lhs.fields, rhs.fields).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+    }
+
+    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
+
+    public var count: Int { fields.count }
+
+    /// The first value of the field `name`, or nil.
+    public subscript(name: String) -> String? {
+        for f in fields where HTTPHeaders.namesEqual(f.name, name) { return f.value }
+        return nil
+    }
+
+    /// Every value of the field `name`, in order.
+    public func values(_ name: String) -> [String] {
+        fields.filter { HTTPHeaders.namesEqual($0.name, name) }.map(\.value)
+    }
+
+    public func contains(_ name: String) -> Bool { self[name] != nil }
+
+    /// Appends a field, keeping any earlier field of the same name.
+    public mutating func add(_ name: String, _ value: String) { fields.append((name: name, value: value)) }
+
+    /// Replaces every field named `name` with one field holding `value`.
+    public mutating func set(_ name: String, _ value: String) {
+        remove(name)
+        fields.append((name: name, value: value))
+    }
+
+    /// Removes every field named `name`.
+    public mutating func remove(_ name: String) {
+        fields.removeAll { HTTPHeaders.namesEqual($0.name, name) }
+    }
+
+    /// Removes every field whose lower-cased name satisfies `predicate`.
+    public mutating func removeAll(where predicate: (String) -> Bool) {
+        fields.removeAll { predicate($0.name.lowercasedASCII) }
+    }
+
+    /// Case-insensitive ASCII comparison of two header names.
+    public static func namesEqual(_ a: String, _ b: String) -> Bool {
+        let x = a.utf8, y = b.utf8
+        guard x.count == y.count else { return false }
+        for (p, q) in zip(x, y) where p != q {
+            if p | 0x20 != q | 0x20 || !((p | 0x20) >= 0x61 && (p | 0x20) <= 0x7A) { return false }
+        }
+        return true
+    }
+}
+
+extension String {
+    /// The string with ASCII letters lower-cased; other bytes unchanged.
+    public var lowercasedASCII: String {
+        if !utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { return self }
+        return String(decoding: utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,128 @@
+/// Which headers cross proxyd in each direction, and which keys go upstream (SPEC §3.4).
+public enum HeaderPolicy {
+    /// Fields never forwarded either way, besides those a `Connection` field names.
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host",
+    ]
+
+    static func isHopByHop(_ lowerName: String, connectionTokens: Set<String>) -> Bool {
+        hopByHop.contains(lowerName) || lowerName.hasPrefix("proxy-") || connectionTokens.contains(lowerName)
+    }
+
+    static func connectionTokens(_ headers: HTTPHeaders) -> Set<String> {
+        var tokens = Set<String>()
+        for v in headers.values("Connection") {
+            for t in v.split(separator: ",") {
+                tokens.insert(String(t.drop(while: { $0 == " " || $0 == "\t" })).trimmingTrailingSpace.lowercasedASCII)
+            }
+        }
+        return tokens
+    }
+
+    /// Whose key goes upstream.
+    public enum KeySource: Sendable {
+        /// Route 7: never a configured key; the client's own `Authorization` only.
+        case clientOnly
+        /// Routes 6, 8, 10: the provider's configured key, else the client's.
+        case provider(Provider)
+    }
+
+    /// The headers sent upstream for a client's request.
+    /// - Parameters:
+    ///   - client: the client's headers as received.
+    ///   - keys: whose key is sent.
+    ///   - proxyKeysConfigured: whether `auth.keys` is set (then the client's `Authorization`
+    ///     was the proxy key and is never forwarded, nor is any client key).
+    ///   - requestID: forwarded as `x-request-id`.
+    ///   - identityEncoding: ask for an uncompressed answer (proxyd reads it).
+    /// - Returns: the headers, or a 401 when the provider needs a key nobody supplied.
+    public static func upstreamRequestHeaders(client: HTTPHeaders, keys: KeySource, proxyKeysConfigured: Bool,
+                                              requestID: String, identityEncoding: Bool) -> Result<HTTPHeaders, ProxyError> {
+        let tokens = connectionTokens(client)
+        var out = HTTPHeaders()
+        for (name, value) in client {
+            let lower = name.lowercasedASCII
+            if isHopByHop(lower, connectionTokens: tokens) { continue }
+            switch lower {
+            case "content-length", "expect", "x-request-id": continue
+            case "accept-encoding" where identityEncoding: continue
+            case "authorization", "x-api-key" where proxyKeysConfigured: continue
+            default: out.add(name, value)
+            }
+        }
+        out.add("x-request-id", requestID)
+        guard case .provider(let provider) = keys else { return .success(out) }
+        for (name, value) in provider.headers { out.set(name, value) }
+        if let key = provider.apiKey {
+            out.remove("Authorization")
+            out.remove("x-api-key")
+            switch provider.api {
+            case .openai:
+                out.add("Authorization", "Bearer " + key)
+            case .anthropic:
+                out.add("x-api-key", key)
+                if !out.contains("anthropic-version") { out.add("anthropic-version", "2023-06-01") }
+            }
+        } else if provider.requiresApiKey && !out.contains("Authorization") && !out.contains("x-api-key") {
+            let variable = provider.apiKeyVariable.map { "set \($0) or " } ?? ""
+            return .failure(.unauthorized("provider '\(provider.id)' needs an API key: \(variable)send your own key",
+                                          code: "missing_api_key"))
+        }
+        return .success(out)
+    }
+
+    /// The upstream's response headers as sent to the client: hop-by-hop fields dropped, and
+    /// `Content-Length` dropped when proxyd may rewrite the body.
+    public static func clientResponseHeaders(upstream: HTTPHeaders, bodyRewritten: Bool) -> HTTPHeaders {
+        let tokens = connectionTokens(upstream)
+        var out = HTTPHeaders()
+        for (name, value) in upstream {
+            let lower = name.lowercasedASCII
+            if isHopByHop(lower, connectionTokens: tokens) { continue }
+            if bodyRewritten && lower == "content-length" { continue }
+            if lower == "x-request-id" { continue }
+            out.add(name, value)
+        }
+        return out
+    }
+
+    /// Names of headers whose values are secrets and are redacted wherever headers are shown.
+    public static func isSecret(_ name: String) -> Bool {
+        let lower = name.lowercasedASCII
+        return lower == "authorization" || lower == "x-api-key" || lower == "proxy-authorization"
+            || lower == "cookie" || lower == "api-key" || lower.contains("token") || lower.contains("secret")
+    }
+
+    /// `headers` with every secret value replaced by `[redacted]`.
+    public static func redacted(_ headers: HTTPHeaders) -> HTTPHeaders {
+        HTTPHeaders(headers.map { (name: String, value: String) in (name, isSecret(name) ? "[redacted]" : value) })
+    }
+
+    /// Whether a client-supplied request id may be reused: 1–128 visible ASCII bytes.
+    public static func isUsableRequestID(_ id: String) -> Bool {
+        let u = id.utf8
+        return !u.isEmpty && u.count <= 128 && u.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+
+    /// Compares a presented proxy key with the configured ones in time that does not depend on
+    /// where they differ.
+    public static func proxyKeyMatches(_ presented: String, keys: [String]) -> Bool {
+        let p = Array(presented.utf8)
+        var matched = false
+        for key in keys {
+            let k = Array(key.utf8)
+            var diff = UInt8(k.count == p.count ? 0 : 1)
+            for i in 0..<k.count { diff |= k[i] ^ (i < p.count ? p[i] : 0) }
+            matched = matched || diff == 0
+        }
+        return matched
+    }
+}
+
+extension StringProtocol {
+    var trimmingTrailingSpace: String {
+        var s = Substring(self)
+        while let last = s.last, last == " " || last == "\t" { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,55 @@
+/// One upstream request proxyd may make for a client's request.
+public struct UpstreamAttempt: Sendable {
+    /// The provider tried, or nil on the generic forwarder.
+    public var providerID: String?
+    public var url: UpstreamURL
+    public var method: String
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+    /// Time allowed until the upstream's response head arrives.
+    public var timeoutSeconds: Double
+    /// What the response body goes through when it is a chat completion.
+    public var think: ThinkSettings
+
+    /// The label used in logs, metrics and `x-proxyd-provider`.
+    public var label: String { providerID ?? url.authority }
+}
+
+/// How a forwarded request is carried out: the attempts in order and what may be done to the
+/// answer.
+public struct ForwardPlan: Sendable {
+    public var attempts: [UpstreamAttempt]
+    /// Whether a JSON or SSE answer is a chat completion (SPEC §3.5).
+    public var isChatCompletion: Bool
+    /// The model the client asked for, when known.
+    public var model: String?
+}
+
+/// What to do with a client's request.
+public struct Decision: Sendable {
+    public enum Action: Sendable {
+        /// Answer locally.
+        case respond(LocalResponse)
+        /// Answer with the metrics exposition (the I/O layer holds the counters).
+        case metrics
+        /// Forward upstream.
+        case forward(ForwardPlan)
+    }
+
+    public var action: Action
+    public var route: String
+    public var requestID: String
+}
+
+/// Facts about the running process the planner needs, passed in by the I/O layer.
+public struct RequestContext: Sendable {
+    /// A fresh id, used when the client sent no usable `x-request-id`.
+    public var newRequestID: String
+    /// Whether a configured model list has loaded at least once.
+    public var ready: Bool
+
+    public init(newRequestID: String, ready: Bool = true) {
+        self.newRequestID = newRequestID
+        self.ready = ready
+    }
+}

@@ -1,0 +1,162 @@
+/// The planner: given a configuration and a request, decides every routing question and
+/// returns a `Decision`. Pure; one value per configuration snapshot.
+public struct Gateway: Sendable {
+    public let configuration: Configuration
+    let router: Router
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        router = Router(debugRoutes: configuration.debugRoutes)
+    }
+
+    /// Decides what to do with `request`.
+    public func decide(_ request: IncomingRequest, context: RequestContext) -> Decision {
+        let requestID = request.headers["x-request-id"].flatMap { HeaderPolicy.isUsableRequestID($0) ? $0 : nil }
+            ?? context.newRequestID
+        let resolution = router.resolve(method: request.method, path: request.path)
+        var routeName = "unknown"
+        if case .route(let r) = resolution { routeName = r.name }
+        func answer(_ response: LocalResponse) -> Decision {
+            var r = response
+            r.headers.set("x-request-id", requestID)
+            return Decision(action: .respond(r), route: routeName, requestID: requestID)
+        }
+        // 401 comes first wherever auth.keys guards the route (every route but health and readiness).
+        let guarded: Bool
+        if case .route(let r) = resolution { guarded = r.requiresProxyKey } else { guarded = true }
+        if guarded, !configuration.authKeys.isEmpty {
+            let presented = request.headers["Authorization"].flatMap { v -> String? in
+                v.count > 7 && v.prefix(7).lowercased() == "bearer " ? String(v.dropFirst(7)) : nil
+            }
+            guard let presented, HeaderPolicy.proxyKeyMatches(presented, keys: configuration.authKeys) else {
+                return answer(.error(.unauthorized(presented == nil ? "missing proxy key: send Authorization: Bearer <key>"
+                                                                    : "invalid proxy key")))
+            }
+        }
+        let route: Route
+        switch resolution {
+        case .notFound:
+            return answer(.error(.notFound("no route for \(request.method) \(String(request.path).prefix(200))")))
+        case .methodNotAllowed(let allowed):
+            return answer(.error(.methodNotAllowed(request.method, allowed: allowed)))
+        case .route(let r):
+            route = r
+        }
+        switch route {
+        case .health:
+            return answer(.json(200, .object([("status", .string("ok"))])))
+        case .ready:
+            return answer(context.ready ? .json(200, .object([("status", .string("ready"))]))
+                                        : .error(.unavailable("the model list has not loaded yet", code: "not_ready")))
+        case .metrics:
+            return Decision(action: .metrics, route: routeName, requestID: requestID)
+        case .openAPI:
+            return answer(.json(200, OpenAPIDocument.document))
+        case .models:
+            return answer(.json(200, ModelCatalog(configuration: configuration).listing))
+        case .chatCompletions:
+            return plan(chatCompletions: request, requestID: requestID, routeName: routeName, answer: answer)
+        case .genericProxy(let base):
+            guard configuration.genericProxy.enabled else {
+                return answer(.error(.notFound("the generic forwarder is disabled")))
+            }
+            let url: UpstreamURL
+            switch GenericTarget.resolve(rawBase: base, query: request.query, allowlist: configuration.genericProxy.allowedHosts) {
+            case .failure(let e): return answer(.error(e))
+            case .success(let u): url = u
+            }
+            switch attempt(nil, url: url, request: request, keys: .clientOnly, requestID: requestID, chat: true) {
+            case .failure(let e): return answer(.error(e))
+            case .success(let a):
+                return Decision(action: .forward(ForwardPlan(attempts: [a], isChatCompletion: true, model: nil)),
+                                route: routeName, requestID: requestID)
+            }
+        case .prebuiltProvider(let id):
+            guard let provider = configuration.provider(String(id)) else {
+                return answer(.error(.notFound("unknown provider '\(id)'", code: "unknown_provider")))
+            }
+            let url = provider.chatCompletionsURL.addingQuery(request.query)
+            switch attempt(provider, url: url, request: request, keys: .provider(provider), requestID: requestID, chat: true) {
+            case .failure(let e): return answer(.error(e))
+            case .success(let a):
+                return Decision(action: .forward(ForwardPlan(attempts: [a], isChatCompletion: true, model: nil)),
+                                route: routeName, requestID: requestID)
+            }
+        case .debug(let provider, let rest):
+            let explanation = explainPassThrough(method: request.method, provider: provider, rest: rest, request: request,
+                                                 requestID: requestID)
+            return answer(.json(200, explanation))
+        case .passThrough(let providerID, let rest):
+            switch passThrough(providerID: providerID, rest: rest, request: request, requestID: requestID) {
+            case .failure(let e): return answer(.error(e))
+            case .success(let plan): return Decision(action: .forward(plan), route: routeName, requestID: requestID)
+            }
+        }
+    }
+
+    func attempt(_ provider: Provider?, url: UpstreamURL, request: IncomingRequest, keys: HeaderPolicy.KeySource,
+                 requestID: String, chat: Bool, body: [UInt8]? = nil) -> Result<UpstreamAttempt, ProxyError> {
+        HeaderPolicy.upstreamRequestHeaders(client: request.headers, keys: keys,
+                                            proxyKeysConfigured: !configuration.authKeys.isEmpty,
+                                            requestID: requestID, identityEncoding: chat).map { headers in
+            var think = configuration.think
+            if let mode = provider?.think { think.mode = mode }
+            return UpstreamAttempt(providerID: provider?.id, url: url, method: request.method, headers: headers,
+                                   body: body ?? request.body, timeoutSeconds: provider?.timeoutSeconds ?? 60, think: think)
+        }
+    }
+
+    /// Route 10's decision: provider lookup, path safety, allowed paths.
+    func passThrough(providerID: Substring, rest: Substring, request: IncomingRequest,
+                     requestID: String) -> Result<ForwardPlan, ProxyError> {
+        guard let provider = configuration.provider(String(providerID)) else {
+            return .failure(.notFound("unknown provider '\(providerID.prefix(100))'", code: "unknown_provider"))
+        }
+        let restBytes = rest.utf8
+        do { try PathSafety.check(restBytes) } catch {
+            return .failure(.badRequest(error.message, code: "invalid_path"))
+        }
+        guard provider.allowedPaths.match(restBytes) != nil else {
+            return .failure(.forbidden("path is not in providers.\(provider.id).allowedPaths", code: "path_not_allowed"))
+        }
+        var url = provider.baseURL.appendingPath(String(rest))
+        url.query = nil
+        url = url.addingQuery(request.query)
+        let isChat = rest.hasSuffix("/chat/completions")
+        return attempt(provider, url: url, request: request, keys: .provider(provider), requestID: requestID, chat: isChat)
+            .map { ForwardPlan(attempts: [$0], isChatCompletion: isChat, model: nil) }
+    }
+
+    /// Route 9's answer: how `/{provider}{rest}` would be routed, secrets redacted.
+    func explainPassThrough(method: String, provider: Substring, rest: Substring, request: IncomingRequest,
+                            requestID: String) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("route", .string("passthrough")),
+            ("provider", .string(String(provider))),
+        ]
+        switch passThrough(providerID: provider, rest: rest, request: request, requestID: requestID) {
+        case .success(let plan):
+            let a = plan.attempts[0]
+            let pattern = configuration.provider(String(provider))?.allowedPaths.match(rest.utf8)?.text ?? ""
+            members += [
+                ("upstream_url", .string(a.url.description)),
+                ("allowed", .bool(true)),
+                ("matched_pattern", .string(pattern)),
+                ("method", .string(method)),
+                ("headers", .object(HeaderPolicy.redacted(a.headers).map { ($0.name, .string($0.value)) })),
+            ]
+        case .failure(let e):
+            let p = configuration.provider(String(provider))
+            let url = p.map { u -> JSONValue in .string(u.baseURL.appendingPath(String(rest)).description) } ?? .null
+            members += [
+                ("upstream_url", url),
+                ("allowed", .bool(false)),
+                ("status", .int(e.status)),
+                ("reason", .string(e.message)),
+                ("method", .string(method)),
+                ("headers", .object([])),
+            ]
+        }
+        return .object(members)
+    }
+}
