@@ -1,0 +1,123 @@
+import CLibevent
+import Glibc
+
+/// One libevent event loop (`event_base`). Everything registered on a loop runs on the thread
+/// that runs it; `execute` is the one entry point that is safe from other threads.
+public final class EventLoop: @unchecked Sendable {
+    /// The `event_base`.
+    let base: OpaquePointer
+    private var lock = pthread_mutex_t()
+    private var queued: [() -> Void] = []
+    private var wakeEvent: OpaquePointer?
+
+    /// Makes libevent thread-aware. Called once before any loop exists (needed for cross-thread
+    /// wake-ups and for stopping loops from another thread).
+    public static let threadingReady: Bool = {
+        evthread_use_pthreads()
+        signal(SIGPIPE, SIG_IGN)
+        return true
+    }()
+
+    public init() {
+        _ = EventLoop.threadingReady
+        guard let cfg = event_config_new() else { fatalError("event_config_new failed") }
+        defer { event_config_free(cfg) }
+        guard let b = event_base_new_with_config(cfg) else { fatalError("event_base_new failed") }
+        base = b
+        pthread_mutex_init(&lock, nil)
+        wakeEvent = event_new(base, -1, Int16(EV_PERSIST), { _, _, arg in
+            Unmanaged<EventLoop>.fromOpaque(arg!).takeUnretainedValue().drainQueue()
+        }, Unmanaged.passUnretained(self).toOpaque())
+        // A persistent event with no fd and no timeout only fires when activated.
+        event_add(wakeEvent, nil)
+    }
+
+    deinit {
+        if let wakeEvent { event_del(wakeEvent); event_free(wakeEvent) }
+        event_base_free(base)
+        pthread_mutex_destroy(&lock)
+    }
+
+    /// Runs the loop on the calling thread until `stop()` or until nothing is registered.
+    public func run() {
+        event_base_dispatch(base)
+    }
+
+    /// Runs `work` on the loop's thread (thread-safe).
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        pthread_mutex_lock(&lock)
+        queued.append(work)
+        let first = queued.count == 1
+        pthread_mutex_unlock(&lock)
+        if first { event_active(wakeEvent, Int32(EV_TIMEOUT), 0) }
+    }
+
+    private func drainQueue() {
+        pthread_mutex_lock(&lock)
+        let work = queued
+        queued.removeAll()
+        pthread_mutex_unlock(&lock)
+        for w in work { w() }
+    }
+
+    /// Stops the loop (thread-safe).
+    public func stop() {
+        event_base_loopbreak(base)
+    }
+
+    /// The loop's cached time in seconds (monotonic clock), cheap to call per event.
+    public var now: Double {
+        var tv = timeval()
+        event_base_gettimeofday_cached(base, &tv)
+        return Double(tv.tv_sec) + Double(tv.tv_usec) / 1_000_000
+    }
+}
+
+/// A one-shot or repeating timer on a loop. Not Sendable: it belongs to its loop.
+public final class LoopTimer {
+    private var event: OpaquePointer?
+    private let action: () -> Void
+
+    /// Creates a stopped timer that calls `action` on `loop`'s thread.
+    public init(loop: EventLoop, repeating: Bool = false, _ action: @escaping () -> Void) {
+        self.action = action
+        event = event_new(loop.base, -1, Int16(repeating ? EV_PERSIST : 0), { _, _, arg in
+            Unmanaged<LoopTimer>.fromOpaque(arg!).takeUnretainedValue().fire()
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    deinit {
+        if let event { event_del(event); event_free(event) }
+    }
+
+    private func fire() { action() }
+
+    /// (Re)arms the timer to fire after `seconds`.
+    public func schedule(after seconds: Double) {
+        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+        event_add(event, &tv)
+    }
+
+    /// Disarms the timer.
+    public func cancel() {
+        event_del(event)
+    }
+}
+
+/// Runs `action` when the process receives `signal`, on `loop`'s thread.
+public final class SignalWatcher {
+    private var event: OpaquePointer?
+    private let action: () -> Void
+
+    public init(loop: EventLoop, signal: Int32, _ action: @escaping () -> Void) {
+        self.action = action
+        event = event_new(loop.base, signal, Int16(EV_SIGNAL | EV_PERSIST), { _, _, arg in
+            Unmanaged<SignalWatcher>.fromOpaque(arg!).takeUnretainedValue().action()
+        }, Unmanaged.passUnretained(self).toOpaque())
+        event_add(event, nil)
+    }
+
+    deinit {
+        if let event { event_del(event); event_free(event) }
+    }
+}

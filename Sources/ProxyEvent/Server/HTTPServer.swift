@@ -1,0 +1,124 @@
+import CLibevent
+import Glibc
+import ProxyCore
+
+/// The request limits an `HTTPServer` enforces.
+public struct ServerLimits: Sendable {
+    public var maxBodyBytes: Int
+    public var maxHeaderBytes: Int
+    public var idleTimeoutSeconds: Double
+
+    public init(maxBodyBytes: Int, maxHeaderBytes: Int, idleTimeoutSeconds: Double) {
+        self.maxBodyBytes = maxBodyBytes
+        self.maxHeaderBytes = maxHeaderBytes
+        self.idleTimeoutSeconds = idleTimeoutSeconds
+    }
+}
+
+/// An HTTP/1.1 server on one loop (evhttp), serving one listening socket. Requests are handed
+/// to `handler` as `ServerExchange`s, which answer whole or streamed.
+public final class HTTPServer {
+    let loop: EventLoop
+    let http: OpaquePointer
+    private var bound: OpaquePointer?
+    let limits: ServerLimits
+    let handler: (ServerExchange) -> Void
+    /// Exchanges whose reply has not ended; they are kept alive here.
+    private var live: [ObjectIdentifier: ServerExchange] = [:]
+    /// Called whenever the last live exchange ends.
+    public var onIdle: (() -> Void)?
+
+    /// Serves `socket` (taking ownership of its descriptor) on `loop`.
+    public init(loop: EventLoop, socket: ListeningSocket, limits: ServerLimits, handler: @escaping (ServerExchange) -> Void) {
+        self.loop = loop
+        self.limits = limits
+        self.handler = handler
+        http = evhttp_new(loop.base)
+        evhttp_set_default_content_type(http, nil)
+        let all = EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue | EVHTTP_REQ_PUT.rawValue
+            | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue | EVHTTP_REQ_TRACE.rawValue
+            | EVHTTP_REQ_CONNECT.rawValue | EVHTTP_REQ_PATCH.rawValue
+        evhttp_set_allowed_methods(http, UInt16(all))
+        evhttp_set_max_body_size(http, Int(limits.maxBodyBytes))
+        // evhttp answers 413 itself past its own header limit; ours (431) applies below that.
+        evhttp_set_max_headers_size(http, Int(limits.maxHeaderBytes * 2 + 4096))
+        var tv = timeval(tv_sec: Int(limits.idleTimeoutSeconds), tv_usec: 0)
+        evhttp_set_timeout_tv(http, &tv)
+        evhttp_set_gencb(http, { req, arg in
+            Unmanaged<HTTPServer>.fromOpaque(arg!).takeUnretainedValue().accept(req!)
+        }, Unmanaged.passUnretained(self).toOpaque())
+        bound = evhttp_accept_socket_with_handle(http, socket.fd)
+    }
+
+    deinit {
+        evhttp_free(http)
+    }
+
+    /// The number of requests being answered.
+    public var inFlight: Int { live.count }
+
+    /// Closes the listening socket; requests in flight go on.
+    public func stopAccepting() {
+        if let bound { evhttp_del_accept_socket(http, bound) }
+        bound = nil
+    }
+
+    /// Cuts every exchange still in flight (end of the shutdown grace period).
+    public func cutAll() {
+        for exchange in Array(live.values) { exchange.cut() }
+    }
+
+    func ended(_ exchange: ServerExchange) {
+        live[ObjectIdentifier(exchange)] = nil
+        if live.isEmpty { onIdle?() }
+    }
+
+    private func accept(_ req: OpaquePointer) {
+        let method = HTTPServer.methodName(evhttp_request_get_command(req))
+        let target = String(cString: evhttp_request_get_uri(req))
+        var headers = HTTPHeaders()
+        var headerBytes = method.utf8.count + target.utf8.count + 12
+        if let list = evhttp_request_get_input_headers(req) {
+            var entry = list.pointee.tqh_first
+            while let e = entry {
+                let name = String(cString: e.pointee.key)
+                let value = String(cString: e.pointee.value)
+                headerBytes += name.utf8.count + value.utf8.count + 4
+                headers.add(name, value)
+                entry = e.pointee.next.tqe_next
+            }
+        }
+        var body: [UInt8] = []
+        if let input = evhttp_request_get_input_buffer(req) {
+            let n = evbuffer_get_length(input)
+            if n > 0 {
+                body = [UInt8](unsafeUninitializedCapacity: n) { buf, count in
+                    count = Int(evbuffer_remove(input, buf.baseAddress, n))
+                }
+            }
+        }
+        let request = IncomingRequest(method: method, target: target, headers: headers, body: body)
+        let exchange = ServerExchange(server: self, req: req, request: request)
+        live[ObjectIdentifier(exchange)] = exchange
+        if headerBytes > limits.maxHeaderBytes {
+            exchange.respond(.error(.headersTooLarge(limit: limits.maxHeaderBytes)))
+            return
+        }
+        handler(exchange)
+    }
+
+    static func methodName(_ cmd: evhttp_cmd_type) -> String {
+        switch cmd {
+        case EVHTTP_REQ_GET: return "GET"
+        case EVHTTP_REQ_POST: return "POST"
+        case EVHTTP_REQ_HEAD: return "HEAD"
+        case EVHTTP_REQ_PUT: return "PUT"
+        case EVHTTP_REQ_DELETE: return "DELETE"
+        case EVHTTP_REQ_OPTIONS: return "OPTIONS"
+        case EVHTTP_REQ_TRACE: return "TRACE"
+        case EVHTTP_REQ_CONNECT: return "CONNECT"
+        case EVHTTP_REQ_PATCH: return "PATCH"
+        default: return "UNKNOWN"
+        }
+    }
+}

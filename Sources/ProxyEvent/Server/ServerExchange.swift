@@ -1,0 +1,194 @@
+import CLibevent
+import Glibc
+import ProxyCore
+
+/// One client request and its reply, on the server's loop. The reply is whole (`respond`) or
+/// streamed (`startStream`, `send`, then `finishStream` or `abortStream`). A client that goes
+/// away is reported once through `onClientGone`; after that every call is a no-op.
+public final class ServerExchange {
+    public let request: IncomingRequest
+    private unowned let server: HTTPServer
+    private let req: OpaquePointer
+    private let evcon: OpaquePointer
+    private var peekEvent: OpaquePointer?
+
+    enum State { case pending, streaming, aborting, ended }
+    private var state = State.pending
+    /// Set while proxyd itself frees the connection, so its close callback is not taken for a
+    /// client that left.
+    private var freeingConnection = false
+
+    /// Called once when the client disconnects before the reply ended.
+    public var onClientGone: (() -> Void)?
+    /// Called when the client has taken every byte sent so far.
+    public var onDrained: (() -> Void)?
+    /// Body bytes handed to the client connection so far.
+    public private(set) var bytesSent = 0
+    /// Whether the reply has ended (completed, aborted, or the client left).
+    public var isEnded: Bool { state == .ended }
+    /// Whether the reply's head has gone out.
+    public var hasStarted: Bool { state != .pending }
+
+    init(server: HTTPServer, req: OpaquePointer, request: IncomingRequest) {
+        self.server = server
+        self.req = req
+        self.request = request
+        evcon = evhttp_request_get_connection(req)
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        evhttp_connection_set_closecb(evcon, { _, arg in
+            Unmanaged<ServerExchange>.fromOpaque(arg!).takeUnretainedValue().connectionClosed()
+        }, context)
+        // evhttp stops reading while a reply is pending, so it would not notice a client that
+        // leaves; peek at the socket to see an EOF without consuming pipelined bytes.
+        let fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon))
+        peekEvent = event_new(server.loop.base, fd, Int16(EV_READ | EV_PERSIST), { fd, _, arg in
+            Unmanaged<ServerExchange>.fromOpaque(arg!).takeUnretainedValue().peek(fd)
+        }, context)
+        event_add(peekEvent, nil)
+    }
+
+    deinit {
+        stopPeeking()
+    }
+
+    /// Bytes queued for the client and not yet written to its socket.
+    public var pendingOutputBytes: Int {
+        guard state == .streaming || state == .aborting else { return 0 }
+        return evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(evcon)))
+    }
+
+    /// Sends a whole reply.
+    public func respond(_ response: LocalResponse) {
+        respond(status: response.status, headers: response.headers, body: response.body)
+    }
+
+    /// Sends a whole reply.
+    public func respond(status: Int, headers: HTTPHeaders, body: [UInt8]) {
+        guard state == .pending else { return }
+        setHeaders(headers, dropLength: true)
+        let buffer = evbuffer_new()
+        body.withUnsafeBytes { _ = evbuffer_add(buffer, $0.baseAddress, $0.count) }
+        bytesSent += body.count
+        finishUp()
+        evhttp_send_reply(req, Int32(status), nil, buffer)
+        evbuffer_free(buffer)
+        server.ended(self)
+    }
+
+    /// Sends the reply's head. With a `Content-Length` the body goes raw, otherwise chunked.
+    public func startStream(status: Int, headers: HTTPHeaders) {
+        guard state == .pending else { return }
+        setHeaders(headers, dropLength: false)
+        state = .streaming
+        evhttp_send_reply_start(req, Int32(status), nil)
+    }
+
+    /// Queues body bytes for the client.
+    public func send(_ bytes: UnsafeRawBufferPointer) {
+        guard state == .streaming, bytes.count > 0 else { return }
+        let buffer = evbuffer_new()
+        evbuffer_add(buffer, bytes.baseAddress, bytes.count)
+        bytesSent += bytes.count
+        evhttp_send_reply_chunk_with_cb(req, buffer, { _, arg in
+            Unmanaged<ServerExchange>.fromOpaque(arg!).takeUnretainedValue().drained()
+        }, Unmanaged.passUnretained(self).toOpaque())
+        evbuffer_free(buffer)
+    }
+
+    /// Queues body bytes for the client.
+    public func send(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { send($0) }
+    }
+
+    /// Ends a streamed reply cleanly.
+    public func finishStream() {
+        guard state == .streaming else { return }
+        finishUp()
+        evhttp_send_reply_end(req)
+        server.ended(self)
+    }
+
+    /// Ends a streamed reply without its proper end (no terminating chunk), once the bytes
+    /// already queued have reached the client: the client sees a truncated transfer.
+    public func abortStream() {
+        guard state == .streaming else { return }
+        state = .aborting
+        if pendingOutputBytes == 0 { closeConnection() }
+    }
+
+    /// Ends the exchange at once, whatever its state (shutdown grace period over).
+    func cut() {
+        switch state {
+        case .ended: return
+        case .pending:
+            respond(.error(.unavailable("proxyd is shutting down", code: "shutting_down")))
+        case .streaming, .aborting:
+            closeConnection()
+        }
+        onClientGone?()
+    }
+
+    private func drained() {
+        if state == .aborting { closeConnection(); return }
+        onDrained?()
+    }
+
+    private func setHeaders(_ headers: HTTPHeaders, dropLength: Bool) {
+        let out = evhttp_request_get_output_headers(req)
+        for (name, value) in headers {
+            if dropLength && HTTPHeaders.namesEqual(name, "Content-Length") { continue }
+            _ = evhttp_add_header(out, name, value)
+        }
+    }
+
+    private func finishUp() {
+        state = .ended
+        stopPeeking()
+        evhttp_connection_set_closecb(evcon, nil, nil)
+    }
+
+    private func closeConnection() {
+        finishUp()
+        freeingConnection = true
+        evhttp_connection_free(evcon)
+        server.ended(self)
+    }
+
+    private func stopPeeking() {
+        if let peekEvent { event_del(peekEvent); event_free(peekEvent) }
+        peekEvent = nil
+    }
+
+    private func peek(_ fd: Int32) {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_PEEK))
+        if n > 0 {
+            // A pipelined request: evhttp reads it after this reply. Stop watching.
+            stopPeeking()
+        } else if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            clientLeft(viaEvhttp: false)
+        }
+    }
+
+    /// evhttp is freeing the connection (write error, timeout, or our own free).
+    private func connectionClosed() {
+        if freeingConnection { return }
+        clientLeft(viaEvhttp: true)
+    }
+
+    private func clientLeft(viaEvhttp: Bool) {
+        guard state != .ended else { return }
+        finishUp()
+        if viaEvhttp {
+            // evhttp detached the request from the dying connection: this frees it.
+            evhttp_send_reply_end(req)
+        } else {
+            freeingConnection = true
+            evhttp_connection_free(evcon)
+        }
+        let callback = onClientGone
+        onClientGone = nil
+        server.ended(self)
+        callback?()
+    }
+}

@@ -1,0 +1,159 @@
+import CCurl
+import CProxyShim
+import Glibc
+import ProxyCore
+
+/// One upstream request on an `UpstreamClient`: the head and body are delivered as they
+/// arrive, and the body can be paused while the client is slow.
+public final class UpstreamTransfer {
+    /// What a transfer reports, in order: `head` once, `body` any number of times, `done` once.
+    public struct Handler {
+        /// The final response head (1xx heads are skipped). Return false to cancel.
+        public var head: (_ status: Int, _ headers: HTTPHeaders) -> Bool
+        /// Body bytes. Return `.pause` to have the same bytes delivered again after `resume()`.
+        public var body: (_ bytes: UnsafeRawBufferPointer) -> BodyVerdict
+        /// The transfer ended: nil when complete, else why it failed.
+        public var done: (_ error: String?) -> Void
+
+        public init(head: @escaping (Int, HTTPHeaders) -> Bool, body: @escaping (UnsafeRawBufferPointer) -> BodyVerdict,
+                    done: @escaping (String?) -> Void) {
+            self.head = head
+            self.body = body
+            self.done = done
+        }
+    }
+
+    public enum BodyVerdict { case accepted, pause, cancel }
+
+    private unowned let client: UpstreamClient
+    let easy: UnsafeMutableRawPointer
+    private var handler: Handler?
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private var headHeaders = HTTPHeaders()
+    public private(set) var headDelivered = false
+    private var finishedAlready = false
+    public private(set) var isPaused = false
+    /// Body bytes received.
+    public private(set) var bytesReceived = 0
+
+    init(client: UpstreamClient, request: UpstreamRequest, handler: Handler) {
+        self.client = client
+        self.handler = handler
+        easy = curl_easy_init()
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        cproxy_easy_setopt_ptr(easy, CURLOPT_PRIVATE, me)
+        cproxy_easy_setopt_ptr(easy, CURLOPT_URL, request.url.description)
+        cproxy_easy_setopt_ptr(easy, CURLOPT_PROTOCOLS_STR, "http,https")
+        cproxy_easy_setopt_ptr(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        cproxy_easy_setopt_long(easy, CURLOPT_PATH_AS_IS, 1)
+        cproxy_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        cproxy_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
+        cproxy_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeoutSeconds * 1000))
+        cproxy_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        let method = request.method
+        switch method {
+        case "GET": cproxy_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
+        case "HEAD": cproxy_easy_setopt_long(easy, CURLOPT_NOBODY, 1)
+        default:
+            if method != "POST" { cproxy_easy_setopt_ptr(easy, CURLOPT_CUSTOMREQUEST, method) }
+            if method == "POST" || !request.body.isEmpty {
+                cproxy_easy_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+                request.body.withUnsafeBytes { buf in
+                    // COPYPOSTFIELDS copies, so the body need not outlive this call.
+                    _ = cproxy_easy_setopt_ptr(easy, CURLOPT_COPYPOSTFIELDS, buf.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+                }
+            }
+        }
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        for (name, value) in request.headers {
+            list = curl_slist_append(list, value.isEmpty ? "\(name);" : "\(name): \(value)")
+        }
+        // Keep libcurl from adding headers the client did not send.
+        list = curl_slist_append(list, "Expect:")
+        if !request.headers.contains("Accept") { list = curl_slist_append(list, "Accept:") }
+        if !request.headers.contains("Content-Type") { list = curl_slist_append(list, "Content-Type:") }
+        headerList = list
+        cproxy_easy_setopt_ptr(easy, CURLOPT_HTTPHEADER, list)
+        cproxy_easy_setopt_data_cb(easy, CURLOPT_HEADERFUNCTION) { ptr, size, count, userdata in
+            Unmanaged<UpstreamTransfer>.fromOpaque(userdata!).takeUnretainedValue().headerLine(ptr!, size * count)
+        }
+        cproxy_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, me)
+        cproxy_easy_setopt_data_cb(easy, CURLOPT_WRITEFUNCTION) { ptr, size, count, userdata in
+            Unmanaged<UpstreamTransfer>.fromOpaque(userdata!).takeUnretainedValue().bodyBytes(ptr!, size * count)
+        }
+        cproxy_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, me)
+    }
+
+    deinit {
+        curl_easy_cleanup(easy)
+        curl_slist_free_all(headerList)
+    }
+
+    /// Stops the transfer at once; no callback follows. The connection is closed, not reused.
+    public func cancel() {
+        guard !finishedAlready else { return }
+        finishedAlready = true
+        handler = nil
+        client.remove(self)
+    }
+
+    /// Resumes a paused body.
+    public func resume() {
+        guard isPaused, !finishedAlready else { return }
+        isPaused = false
+        curl_easy_pause(easy, CURLPAUSE_CONT)
+    }
+
+    func finished(_ result: CURLcode) {
+        guard !finishedAlready else { return }
+        finishedAlready = true
+        let done = handler?.done
+        handler = nil
+        withExtendedLifetime(self) {
+            client.remove(self)
+            done?(result == CURLE_OK ? nil : String(cString: curl_easy_strerror(result)))
+        }
+    }
+
+    private func headerLine(_ ptr: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
+        guard !headDelivered else { return count }  // trailers
+        let bytes = UnsafeRawBufferPointer(start: ptr, count: count)
+        var end = count
+        while end > 0, bytes[end - 1] == 0x0A || bytes[end - 1] == 0x0D { end -= 1 }
+        let line = bytes[0..<end]
+        if line.starts(with: "HTTP/".utf8) {
+            headHeaders = HTTPHeaders()  // a new status line (after a 1xx) starts over
+            return count
+        }
+        if end == 0 {
+            var status = 0
+            cproxy_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+            if status < 200 { return count }  // end of an interim response
+            headDelivered = true
+            guard let handler, handler.head(status, headHeaders) else { return 0 }
+            return count
+        }
+        if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+            let name = String(decoding: line[..<colon], as: UTF8.self)
+            var v = line[(colon + 1)...]
+            while let f = v.first, f == 0x20 || f == 0x09 { v = v.dropFirst() }
+            while let l = v.last, l == 0x20 || l == 0x09 { v = v.dropLast() }
+            headHeaders.add(name, String(decoding: v, as: UTF8.self))
+        }
+        return count
+    }
+
+    private func bodyBytes(_ ptr: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
+        guard let handler else { return 0 }
+        switch handler.body(UnsafeRawBufferPointer(start: ptr, count: count)) {
+        case .accepted:
+            bytesReceived += count
+            return count
+        case .pause:
+            isPaused = true
+            return Int(CURL_WRITEFUNC_PAUSE)
+        case .cancel:
+            return 0
+        }
+    }
+}
