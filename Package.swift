@@ -24,9 +24,10 @@ let package = Package(
         .target(name: "ProxyCore"),
         .target(name: "ProxyEvent", dependencies: ["ProxyCore", "CLibevent", "CCurl", "CProxyShim"]),
         .executableTarget(name: "proxyd", dependencies: ["ProxyCore", "ProxyEvent"]),
-        .executableTarget(name: "fake-upstream", dependencies: ["ProxyCore", "ProxyEvent"]),
+        .target(name: "FakeUpstream", dependencies: ["ProxyCore", "ProxyEvent"]),
+        .executableTarget(name: "fake-upstream", dependencies: ["FakeUpstream", "ProxyCore", "ProxyEvent"]),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore"]),
-        .testTarget(name: "ProxyEventTests", dependencies: ["ProxyCore", "ProxyEvent"]),
+        .testTarget(name: "ProxyEventTests", dependencies: ["ProxyCore", "ProxyEvent", "FakeUpstream"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -46,7 +46,7 @@ public enum HeaderPolicy {
             switch lower {
             case "content-length", "expect", "x-request-id": continue
             case "accept-encoding" where identityEncoding: continue
-            case "authorization", "x-api-key" where proxyKeysConfigured: continue
+            case "authorization" where proxyKeysConfigured, "x-api-key" where proxyKeysConfigured: continue
             default: out.add(name, value)
             }
         }

@@ -26,6 +26,8 @@ public final class ServerExchange {
     public private(set) var bytesSent = 0
     /// Whether the reply has ended (completed, aborted, or the client left).
     public var isEnded: Bool { state == .ended }
+    /// Identifies the client connection, so callers can tell a reused connection from a new one.
+    public var connectionID: Int { Int(bitPattern: UnsafeRawPointer(evcon)) }
     /// Whether the reply's head has gone out.
     public var hasStarted: Bool { state != .pending }
 

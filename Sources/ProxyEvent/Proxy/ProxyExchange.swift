@@ -1,0 +1,207 @@
+import ProxyCore
+
+/// Carries one forwarded request: runs the plan's attempts in order on the loop's upstream
+/// client, asks ProxyCore whether to fail over, then streams the committed answer to the client
+/// through its body handling, with backpressure and cancellation both ways.
+final class ProxyExchange {
+    private let worker: ProxyWorker
+    private let client: ServerExchange
+    private let plan: ForwardPlan
+    private let requestID: String
+    private var record: ExchangeRecord
+    private let started: Double
+
+    private var attemptIndex = 0
+    private var outcomes: [(label: String, outcome: AttemptOutcome)] = []
+    private var transfer: UpstreamTransfer?
+    private var response: ResponsePlan?
+    private var chatStream: ChatStreamTransform?
+    private var wholeBody: [UInt8] = []
+    private var finished = false
+    private var failingOver = false
+    private var headTimer: LoopTimer?
+    private var idleTimer: LoopTimer?
+    private var scratch: [UInt8] = []
+
+    /// Above this many unsent bytes the upstream is paused; it resumes once they are sent.
+    static let highWaterBytes = 256 * 1024
+
+    init(worker: ProxyWorker, client: ServerExchange, plan: ForwardPlan, decision: Decision) {
+        self.worker = worker
+        self.client = client
+        self.plan = plan
+        requestID = decision.requestID
+        started = monotonicNow()
+        record = ExchangeRecord(requestID: decision.requestID, method: client.request.method, route: decision.route)
+        record.model = plan.model
+        record.bytesIn = client.request.body.count
+    }
+
+    func start() {
+        client.onClientGone = { [self] in clientLeft() }
+        client.onDrained = { [self] in transfer?.resume() }
+        startAttempt()
+    }
+
+    private var attempt: UpstreamAttempt { plan.attempts[attemptIndex] }
+
+    private func startAttempt() {
+        let a = attempt
+        record.attempts += 1
+        response = nil
+        let request = UpstreamRequest(url: a.url, method: a.method, headers: a.headers, body: a.body,
+                                      connectTimeoutSeconds: a.timeoutSeconds)
+        transfer = worker.upstream.start(request, handler: UpstreamTransfer.Handler(
+            head: { [self] status, headers in head(status: status, headers: headers) },
+            body: { [self] bytes in body(bytes) },
+            done: { [self] error in done(error) }))
+        let timer = headTimer ?? LoopTimer(loop: worker.loop) { [unowned self] in headTimedOut() }
+        headTimer = timer
+        timer.schedule(after: a.timeoutSeconds)
+    }
+
+    // MARK: upstream events
+
+    private func head(status: Int, headers: HTTPHeaders) -> Bool {
+        headTimer?.cancel()
+        record.upstreamStatus = status
+        if record.ttfbSeconds == nil { record.ttfbSeconds = monotonicNow() - started }
+        let outcome = AttemptOutcome.responded(status: status)
+        if FailoverPolicy.shouldTryNext(after: outcome, candidatesLeft: plan.attempts.count - attemptIndex - 1) {
+            outcomes.append((attempt.label, outcome))
+            failingOver = true
+            return false  // libcurl aborts the transfer; `done` moves on to the next candidate
+        }
+        let plan = self.plan.responsePlan(for: attempt, status: status, upstreamHeaders: headers, requestID: requestID)
+        response = plan
+        record.provider = attempt.label
+        record.status = status
+        switch plan.body {
+        case .passThrough: break
+        case .chatStream(let settings): chatStream = ChatStreamTransform(settings: settings)
+        case .chatJSON: wholeBody = []
+        }
+        if case .chatJSON = plan.body { return true }  // the head goes out with the rewritten body
+        client.startStream(status: status, headers: plan.headers)
+        armIdleTimer()
+        return true
+    }
+
+    private func body(_ bytes: UnsafeRawBufferPointer) -> UpstreamTransfer.BodyVerdict {
+        guard let response, !client.isEnded else { return .cancel }
+        armIdleTimer()
+        switch response.body {
+        case .chatJSON:
+            wholeBody.append(contentsOf: bytes)
+            return .accepted
+        case .passThrough, .chatStream:
+            if client.pendingOutputBytes > ProxyExchange.highWaterBytes { return .pause }
+        }
+        if chatStream != nil {
+            scratch.removeAll(keepingCapacity: true)
+            chatStream!.feed(bytes, into: &scratch)
+            client.send(scratch)
+        } else {
+            client.send(bytes)
+        }
+        return .accepted
+    }
+
+    private func done(_ error: String?) {
+        transfer = nil
+        headTimer?.cancel()
+        idleTimer?.cancel()
+        if finished { return }
+        if failingOver {
+            failingOver = false
+            nextCandidateOrFail()
+            return
+        }
+        guard let response else {
+            // Ended before a head: a connection failure.
+            outcomes.append((attempt.label, .connectionFailed(error ?? "no response")))
+            nextCandidateOrFail()
+            return
+        }
+        switch response.body {
+        case .passThrough:
+            if error == nil { client.finishStream() } else { record.outcome = "upstream_broke"; client.abortStream() }
+        case .chatStream:
+            scratch.removeAll(keepingCapacity: true)
+            chatStream!.finish(upstreamComplete: error == nil, reason: error ?? "", into: &scratch)
+            if error != nil || !chatStream!.sawDone { record.outcome = "upstream_broke" }
+            client.send(scratch)
+            client.finishStream()
+        case .chatJSON:
+            if let error {
+                record.outcome = "upstream_broke"
+                respondError(.badGateway("upstream answer broke off: \(error)", code: "upstream_incomplete"))
+                return
+            }
+            client.respond(status: response.status, headers: response.headers, body: wholeBody)
+        }
+        complete()
+    }
+
+    private func headTimedOut() {
+        guard let transfer, response == nil, !finished else { return }
+        transfer.cancel()
+        self.transfer = nil
+        outcomes.append((attempt.label, .timedOut))
+        nextCandidateOrFail()
+    }
+
+    private func armIdleTimer() {
+        let timer = idleTimer ?? LoopTimer(loop: worker.loop) { [unowned self] in streamIdle() }
+        idleTimer = timer
+        timer.schedule(after: worker.settings.streamIdleTimeoutSeconds)
+    }
+
+    private func streamIdle() {
+        guard let transfer, !finished else { return }
+        transfer.cancel()
+        done("no bytes for \(Int(worker.settings.streamIdleTimeoutSeconds)) seconds")
+    }
+
+    private func nextCandidateOrFail() {
+        if attemptIndex + 1 < plan.attempts.count {
+            worker.metrics.recordFailover(from: attempt.label)
+            worker.logger.warn("attempt", [("request_id", .string(requestID)), ("provider", .string(attempt.label)),
+                                           ("result", .string(outcomes.last?.outcome.summary ?? "")), ("next", .string(plan.attempts[attemptIndex + 1].label))])
+            attemptIndex += 1
+            startAttempt()
+            return
+        }
+        respondError(FailoverPolicy.finalError(outcomes: outcomes))
+    }
+
+    private func respondError(_ error: ProxyError) {
+        var r = LocalResponse.error(error)
+        r.headers.set("x-request-id", requestID)
+        if outcomes.count == 1 || response != nil { r.headers.set("x-proxyd-provider", attempt.label) }
+        record.status = error.status
+        client.respond(r)
+        complete()
+    }
+
+    private func clientLeft() {
+        guard !finished else { return }
+        transfer?.cancel()
+        transfer = nil
+        record.outcome = "client_gone"
+        if record.status == 0 { record.status = 499 }
+        complete()
+    }
+
+    private func complete() {
+        guard !finished else { return }
+        finished = true
+        headTimer?.cancel()
+        idleTimer?.cancel()
+        client.onClientGone = nil
+        client.onDrained = nil
+        record.bytesOut = client.bytesSent
+        record.durationSeconds = monotonicNow() - started
+        worker.finish(record)
+    }
+}

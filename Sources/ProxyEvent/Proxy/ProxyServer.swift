@@ -1,0 +1,130 @@
+import Glibc
+import ProxyCore
+import Synchronization
+
+/// The whole proxy: N worker loops on N threads sharing one port, serving one configuration
+/// snapshot that can be swapped atomically.
+public final class ProxyServer: @unchecked Sendable {
+    let logger: Logger
+    let initialServerSettings: ServerSettings
+    private let snapshot: Mutex<Gateway>
+    private let ready: Atomic<Bool>
+    private var workers: [ProxyWorker] = []
+    private var threads: [WorkerThread] = []
+    private let workersReady = Mutex<Int>(0)
+    /// The port bound (after binding port 0, the one chosen).
+    public private(set) var port = 0
+
+    public init(configuration: Configuration, logger: Logger) {
+        self.logger = logger
+        initialServerSettings = configuration.server
+        snapshot = Mutex(Gateway(configuration: configuration))
+        ready = Atomic(configuration.modelList == nil)
+    }
+
+    /// The current configuration snapshot.
+    var gateway: Gateway { snapshot.withLock { $0 } }
+
+    /// Replaces the configuration; requests already planned finish on the old one.
+    public func replace(configuration: Configuration) {
+        snapshot.withLock { $0 = Gateway(configuration: configuration) }
+    }
+
+    public var isReady: Bool { ready.load(ordering: .relaxed) }
+
+    public func setReady(_ value: Bool) { ready.store(value, ordering: .relaxed) }
+
+    /// Binds the port and starts the worker threads. Returns once every loop serves.
+    public func start() throws(ListeningSocket.Failure) {
+        let s = initialServerSettings
+        var count = s.workers
+        if count <= 0 { count = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+        let first = try ListeningSocket.bind(host: s.listenHost, port: s.listenPort)
+        port = first.port
+        var sockets = [first]
+        for _ in 1..<count { sockets.append(try ListeningSocket.bind(host: s.listenHost, port: first.port)) }
+        let started = Mutex<[ProxyWorker?]>(Array(repeating: nil, count: count))
+        let box = UncheckedBox(self)
+        for (i, socket) in sockets.enumerated() {
+            threads.append(WorkerThread.start {
+                let loop = EventLoop()
+                let worker = ProxyWorker(loop: loop, socket: socket, shared: box.value, index: i)
+                let w = UncheckedBox(worker)
+                started.withLock { $0[i] = w.value }
+                loop.run()
+                _ = w
+            })
+        }
+        // Wait until every loop has its server (bounded: a thread that fails to start traps).
+        while started.withLock({ $0.contains { $0 == nil } }) { usleep(1000) }
+        workers = started.withLock { $0.map { $0! } }
+    }
+
+    /// Stops accepting, lets requests in flight finish within `grace` seconds, cuts the rest,
+    /// then stops the loops and waits for their threads. Returns the number of exchanges cut.
+    @discardableResult
+    public func shutdown(grace: Double) -> Int {
+        let cut = Mutex(0)
+        let remaining = Mutex(workers.count)
+        let done = Mutex(false)
+        for worker in workers {
+            let w = UncheckedBox(worker)
+            worker.loop.execute {
+                let worker = w.value
+                worker.server.stopAccepting()
+                let finish = {
+                    worker.loop.stop()
+                }
+                if worker.server.inFlight == 0 { finish(); return }
+                worker.server.onIdle = finish
+                let timer = LoopTimer(loop: worker.loop) {
+                    let n = worker.server.inFlight
+                    if n > 0 {
+                        cut.withLock { $0 += n }
+                        worker.logger.warn("shutdown grace period over, cutting requests", [("requests", .int(n))])
+                        worker.server.cutAll()
+                    }
+                    finish()
+                }
+                timer.schedule(after: grace)
+                worker.graceTimer = timer
+            }
+        }
+        for t in threads { t.join() }
+        _ = remaining; _ = done
+        threads.removeAll()
+        return cut.withLock { $0 }
+    }
+
+    /// Gathers every loop's metrics into one exposition, answering on `origin`'s loop.
+    func collectMetrics(from origin: ProxyWorker, _ reply: @escaping (String) -> Void) {
+        let originBox = UncheckedBox(origin)
+        let replyBox = UncheckedBox(reply)
+        let pending = UncheckedBox(PendingMetrics(count: workers.count))
+        for worker in workers {
+            let w = UncheckedBox(worker)
+            worker.loop.execute {
+                let copy = w.value.metrics
+                originBox.value.loop.execute {
+                    let p = pending.value
+                    p.total.merge(copy)
+                    p.count -= 1
+                    if p.count == 0 { replyBox.value(p.total.render()) }
+                }
+            }
+        }
+    }
+}
+
+final class PendingMetrics {
+    var count: Int
+    var total = Metrics()
+    init(count: Int) { self.count = count }
+}
+
+/// Carries a loop-bound value to its own loop through a Sendable closure. Only ever opened on
+/// the loop that owns the value.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

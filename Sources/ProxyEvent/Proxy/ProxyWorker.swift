@@ -1,0 +1,84 @@
+import ProxyCore
+
+/// One event loop's share of the proxy: its HTTP server, its upstream client and its metrics.
+/// Everything here runs on the loop's thread.
+final class ProxyWorker {
+    let loop: EventLoop
+    let upstream: UpstreamClient
+    var server: HTTPServer!
+    unowned let shared: ProxyServer
+    var metrics = Metrics()
+    let logger: Logger
+    let settings: ServerSettings
+    private var idGenerator: RequestIDGenerator
+    var graceTimer: LoopTimer?
+
+    init(loop: EventLoop, socket: ListeningSocket, shared: ProxyServer, index: Int) {
+        self.loop = loop
+        self.shared = shared
+        logger = shared.logger
+        settings = shared.initialServerSettings
+        upstream = UpstreamClient(loop: loop)
+        idGenerator = RequestIDGenerator(seed: UInt64(index))
+        let limits = ServerLimits(maxBodyBytes: settings.maxBodyBytes, maxHeaderBytes: settings.maxHeaderBytes,
+                                  idleTimeoutSeconds: settings.idleTimeoutSeconds)
+        server = HTTPServer(loop: loop, socket: socket, limits: limits) { [unowned self] exchange in handle(exchange) }
+    }
+
+    private func handle(_ exchange: ServerExchange) {
+        let gateway = shared.gateway
+        let context = RequestContext(newRequestID: idGenerator.next(), ready: shared.isReady)
+        let decision = gateway.decide(exchange.request, context: context)
+        metrics.inFlight += 1
+        switch decision.action {
+        case .respond(let response):
+            exchange.respond(response)
+            finishLocal(exchange, decision: decision, status: response.status)
+        case .metrics:
+            shared.collectMetrics(from: self) { [unowned self] text in
+                var headers = HTTPHeaders()
+                headers.add("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                headers.add("x-request-id", decision.requestID)
+                exchange.respond(status: 200, headers: headers, body: Array(text.utf8))
+                finishLocal(exchange, decision: decision, status: 200)
+            }
+        case .forward(let plan):
+            ProxyExchange(worker: self, client: exchange, plan: plan, decision: decision).start()
+        }
+    }
+
+    private func finishLocal(_ exchange: ServerExchange, decision: Decision, status: Int) {
+        var record = ExchangeRecord(requestID: decision.requestID, method: exchange.request.method, route: decision.route)
+        record.status = status
+        record.bytesIn = exchange.request.body.count
+        record.bytesOut = exchange.bytesSent
+        finish(record)
+    }
+
+    /// Accounts for a finished exchange: metrics and the access log line.
+    func finish(_ record: ExchangeRecord) {
+        metrics.inFlight -= 1
+        metrics.record(record)
+        if logger.accessLog { logger.info("access", record.logFields) }
+    }
+}
+
+/// Request ids: a per-loop counter mixed with a per-process random seed, as 16 hex digits.
+struct RequestIDGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = UInt64.random(in: 1...UInt64.max) ^ (seed &* 0x9E37_79B9_7F4A_7C15)
+    }
+
+    mutating func next() -> String {
+        // splitmix64
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        let hex = String(z, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
