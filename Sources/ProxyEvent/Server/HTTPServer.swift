@@ -35,6 +35,8 @@ public final class HTTPServer {
         self.handler = handler
         http = evhttp_new(loop.base)
         evhttp_set_default_content_type(http, nil)
+        // Read and discard the rest of an oversized body before closing, so the client gets its 413.
+        evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE)
         let all = EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue | EVHTTP_REQ_PUT.rawValue
             | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue | EVHTTP_REQ_TRACE.rawValue
             | EVHTTP_REQ_CONNECT.rawValue | EVHTTP_REQ_PATCH.rawValue

@@ -1,0 +1,92 @@
+import FakeUpstream
+import Glibc
+import ProxyCore
+import ProxyEvent
+
+/// A fake upstream and a proxyd (in this process), both on loopback port 0.
+final class Harness {
+    let fake: FakeUpstream
+    let proxy: ProxyServer
+    let logFD: Int32
+    let logPath: String
+
+    var port: Int { proxy.port }
+    var fakePort: Int { fake.port }
+
+    /// - Parameter config: the configuration JSON; `FAKE` is replaced by the fake's `host:port`.
+    init(config: String = Harness.defaultConfig, environment: [String: String] = [:], workers: Int = 1) throws {
+        fake = FakeUpstream()
+        try fake.start()
+        let text = config.replacingAll("FAKE", with: "127.0.0.1:\(fake.port)")
+        let configuration = try ConfigurationLoader.load(file: Array(text.utf8), environment: environment,
+                                                         overrides: CommandLineOverrides(listen: "127.0.0.1:0", workers: workers))
+        var template = Array("/tmp/proxyd-test-log-XXXXXX".utf8CString)
+        logFD = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        logPath = String(cString: template)
+        proxy = ProxyServer(configuration: configuration, logger: Logger(level: .debug, fd: logFD))
+        try proxy.start()
+    }
+
+    deinit {
+        proxy.shutdown(grace: 1)
+        fake.stop()
+        close(logFD)
+        unlink(logPath)
+    }
+
+    /// Everything proxyd logged so far.
+    var log: String {
+        var out: [UInt8] = []
+        let fd = open(logPath, O_RDONLY)
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static let defaultConfig = """
+    {"inheritDefaults": false,
+     "server": {"maxBodyBytes": 11534336, "maxHeaderBytes": 8192},
+     "providers": {
+       "fake": {"baseUrl": "http://FAKE", "allowedPaths": ["/v1/*", "/bulk", "/echo/*"], "models": ["fake-model"],
+                "timeoutSeconds": 5}
+     },
+     "debugRoutes": true}
+    """
+}
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.range(of: target) {
+            out += rest[..<r.lowerBound]
+            out += replacement
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}
+
+extension Substring {
+    func range(of needle: String) -> Range<Substring.Index>? {
+        guard !needle.isEmpty else { return nil }
+        var i = startIndex
+        while i < endIndex {
+            if self[i...].hasPrefix(needle) { return i..<index(i, offsetBy: needle.count) }
+            i = index(after: i)
+        }
+        return nil
+    }
+}
+
+/// A port nothing listens on: bound, then closed.
+func closedPort() -> Int {
+    let s = try! ListeningSocket.bind(host: "127.0.0.1", port: 0)
+    close(s.fd)
+    return s.port
+}
