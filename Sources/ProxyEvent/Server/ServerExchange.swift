@@ -12,7 +12,8 @@ public final class ServerExchange {
     private let evcon: OpaquePointer
     private var peekEvent: OpaquePointer?
 
-    enum State { case pending, streaming, aborting, ended }
+    /// `flushing`: the reply is complete on proxyd's side and evhttp is still writing it.
+    enum State { case pending, streaming, aborting, flushing, ended }
     private var state = State.pending
     /// Set while proxyd itself frees the connection, so its close callback is not taken for a
     /// client that left.
@@ -24,8 +25,8 @@ public final class ServerExchange {
     public var onDrained: (() -> Void)?
     /// Body bytes handed to the client connection so far.
     public private(set) var bytesSent = 0
-    /// Whether the reply has ended (completed, aborted, or the client left).
-    public var isEnded: Bool { state == .ended }
+    /// Whether the reply has ended (completed, aborted, or the client left); nothing more can be sent.
+    public var isEnded: Bool { state == .flushing || state == .ended }
     /// Identifies the client connection, so callers can tell a reused connection from a new one.
     public var connectionID: Int { Int(bitPattern: UnsafeRawPointer(evcon)) }
     /// Whether the reply's head has gone out.
@@ -71,10 +72,9 @@ public final class ServerExchange {
         let buffer = evbuffer_new()
         body.withUnsafeBytes { _ = evbuffer_add(buffer, $0.baseAddress, $0.count) }
         bytesSent += body.count
-        finishUp()
+        startFlushing()
         evhttp_send_reply(req, Int32(status), nil, buffer)
         evbuffer_free(buffer)
-        server.ended(self)
     }
 
     /// Sends the reply's head. With a `Content-Length` the body goes raw, otherwise chunked.
@@ -105,9 +105,8 @@ public final class ServerExchange {
     /// Ends a streamed reply cleanly.
     public func finishStream() {
         guard state == .streaming else { return }
-        finishUp()
+        startFlushing()
         evhttp_send_reply_end(req)
-        server.ended(self)
     }
 
     /// Ends a streamed reply without its proper end (no terminating chunk), once the bytes
@@ -122,6 +121,8 @@ public final class ServerExchange {
     func cut() {
         switch state {
         case .ended: return
+        case .flushing:
+            closeConnection()
         case .pending:
             respond(.error(.unavailable("proxyd is shutting down", code: "shutting_down")))
         case .streaming, .aborting:
@@ -149,11 +150,28 @@ public final class ServerExchange {
         evhttp_connection_set_closecb(evcon, nil, nil)
     }
 
+    /// The reply is complete; the exchange ends when evhttp has written it (`on_complete`) or
+    /// the connection dies first (the close callback).
+    private func startFlushing() {
+        state = .flushing
+        stopPeeking()
+        evhttp_request_set_on_complete_cb(req, { _, arg in
+            Unmanaged<ServerExchange>.fromOpaque(arg!).takeUnretainedValue().flushed()
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    private func flushed() {
+        guard state == .flushing else { return }
+        finishUp()
+        withExtendedLifetime(self) { server.ended(self) }
+    }
+
     private func closeConnection() {
+        if state == .flushing { evhttp_request_set_on_complete_cb(req, nil, nil) }
         finishUp()
         freeingConnection = true
         evhttp_connection_free(evcon)
-        server.ended(self)
+        withExtendedLifetime(self) { server.ended(self) }
     }
 
     private func stopPeeking() {
@@ -175,11 +193,16 @@ public final class ServerExchange {
     /// evhttp is freeing the connection (write error, timeout, or our own free).
     private func connectionClosed() {
         if freeingConnection { return }
+        if state == .flushing {
+            // The reply was complete but could not all be written; evhttp frees the request.
+            flushed()
+            return
+        }
         clientLeft(viaEvhttp: true)
     }
 
     private func clientLeft(viaEvhttp: Bool) {
-        guard state != .ended else { return }
+        guard state != .ended && state != .flushing else { return }
         finishUp()
         if viaEvhttp {
             // evhttp detached the request from the dying connection: this frees it.
