@@ -1,19 +1,22 @@
 /// Which headers cross proxyd in each direction, and which keys go upstream (SPEC §3.4).
 public enum HeaderPolicy {
     /// Fields never forwarded either way, besides those a `Connection` field names.
-    static let hopByHop: Set<String> = [
-        "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host",
-    ]
+    static let hopByHop = ["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host"]
 
-    static func isHopByHop(_ lowerName: String, connectionTokens: Set<String>) -> Bool {
-        hopByHop.contains(lowerName) || lowerName.hasPrefix("proxy-") || connectionTokens.contains(lowerName)
+    /// Whether `name` is hop-by-hop; compares without allocating.
+    static func isHopByHop(_ name: String, connectionTokens: [String]) -> Bool {
+        let u = name.utf8
+        if u.count > 6 && HTTPHeaders.namesEqual(String(name.prefix(6)), "proxy-") { return true }
+        for h in hopByHop where h.utf8.count == u.count && HTTPHeaders.namesEqual(name, h) { return true }
+        for t in connectionTokens where HTTPHeaders.namesEqual(name, t) { return true }
+        return false
     }
 
-    static func connectionTokens(_ headers: HTTPHeaders) -> Set<String> {
-        var tokens = Set<String>()
+    static func connectionTokens(_ headers: HTTPHeaders) -> [String] {
+        var tokens: [String] = []
         for v in headers.values("Connection") {
             for t in v.split(separator: ",") {
-                tokens.insert(String(t.drop(while: { $0 == " " || $0 == "\t" })).trimmingTrailingSpace.lowercasedASCII)
+                tokens.append(String(t.drop(while: { $0 == " " || $0 == "\t" })).trimmingTrailingSpace)
             }
         }
         return tokens
@@ -41,14 +44,12 @@ public enum HeaderPolicy {
         let tokens = connectionTokens(client)
         var out = HTTPHeaders()
         for (name, value) in client {
-            let lower = name.lowercasedASCII
-            if isHopByHop(lower, connectionTokens: tokens) { continue }
-            switch lower {
-            case "content-length", "expect", "x-request-id": continue
-            case "accept-encoding" where identityEncoding: continue
-            case "authorization" where proxyKeysConfigured, "x-api-key" where proxyKeysConfigured: continue
-            default: out.add(name, value)
-            }
+            if isHopByHop(name, connectionTokens: tokens) { continue }
+            let eq = { (other: String) in HTTPHeaders.namesEqual(name, other) }
+            if eq("content-length") || eq("expect") || eq("x-request-id") { continue }
+            if identityEncoding && eq("accept-encoding") { continue }
+            if proxyKeysConfigured && (eq("authorization") || eq("x-api-key")) { continue }
+            out.add(name, value)
         }
         out.add("x-request-id", requestID)
         guard case .provider(let provider) = keys else { return .success(out) }
@@ -77,10 +78,9 @@ public enum HeaderPolicy {
         let tokens = connectionTokens(upstream)
         var out = HTTPHeaders()
         for (name, value) in upstream {
-            let lower = name.lowercasedASCII
-            if isHopByHop(lower, connectionTokens: tokens) { continue }
-            if bodyRewritten && lower == "content-length" { continue }
-            if lower == "x-request-id" { continue }
+            if isHopByHop(name, connectionTokens: tokens) { continue }
+            if bodyRewritten && HTTPHeaders.namesEqual(name, "content-length") { continue }
+            if HTTPHeaders.namesEqual(name, "x-request-id") { continue }
             out.add(name, value)
         }
         return out

@@ -2,18 +2,22 @@ extension Gateway {
     /// Route 6: candidates for the body's `model` in SPEC §4's order.
     func plan(chatCompletions request: IncomingRequest, requestID: String, routeName: String,
               answer: (LocalResponse) -> Decision) -> Decision {
-        let body: JSONValue
-        do { body = try JSONValue.parse(request.body) } catch {
-            return answer(.error(.badRequest("request body is not valid JSON: \(error)", code: "invalid_json")))
+        let members: [String: JSONScanner.Member]
+        do {
+            members = try request.body.withUnsafeBytes { try JSONScanner.topLevelMembers($0, keys: ["model"]) }
+        } catch {
+            return answer(.error(.badRequest("request body is not a valid JSON object: \(error)", code: "invalid_json")))
         }
-        guard case .object = body else {
-            return answer(.error(.badRequest("request body must be a JSON object", code: "invalid_json")))
+        guard let modelMember = members["model"], modelMember.isString else {
+            return answer(.error(.badRequest("request body has no 'model' string", code: "missing_model")))
         }
-        guard let model = body["model"]?.stringValue, !model.isEmpty else {
-            return answer(.error(.badRequest("request body has no 'model'", code: "missing_model")))
+        // A model with escapes in it is rare: decode that one value properly.
+        let model = modelMember.plainString
+            ?? (try? JSONValue.parse(request.body[modelMember.range]))?.stringValue ?? ""
+        guard !model.isEmpty else {
+            return answer(.error(.badRequest("request body has an empty 'model'", code: "missing_model")))
         }
         var candidates: [(Provider, UpstreamURL, String)] = []
-        let catalog = ModelCatalog(configuration: configuration)
         for entry in catalog.entries(for: model) {
             if let p = configuration.provider(entry.providerID) { candidates.append((p, entry.url, model)) }
         }
@@ -31,7 +35,8 @@ extension Gateway {
         }
         var attempts: [UpstreamAttempt] = []
         for (provider, url, upstreamModel) in candidates {
-            let forwardedBody = upstreamModel == model ? request.body : body.setting("model", to: .string(upstreamModel)).encoded()
+            let forwardedBody = upstreamModel == model ? request.body
+                : Gateway.replacing(modelMember.range, in: request.body, with: .string(upstreamModel))
             switch attempt(provider, url: url.addingQuery(request.query), request: request, keys: .provider(provider),
                            requestID: requestID, chat: true, body: forwardedBody) {
             case .success(let a): attempts.append(a)
@@ -43,5 +48,17 @@ extension Gateway {
         }
         return Decision(action: .forward(ForwardPlan(attempts: attempts, isChatCompletion: true, model: model)),
                         route: routeName, requestID: requestID)
+    }
+}
+
+extension Gateway {
+    /// `body` with the bytes in `range` replaced by `value`'s JSON text; every other byte kept.
+    static func replacing(_ range: Range<Int>, in body: [UInt8], with value: JSONValue) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count + 16)
+        out.append(contentsOf: body[..<range.lowerBound])
+        value.encode(into: &out)
+        out.append(contentsOf: body[range.upperBound...])
+        return out
     }
 }

@@ -3,10 +3,13 @@
 public struct Gateway: Sendable {
     public let configuration: Configuration
     let router: Router
+    /// Built once per configuration, looked up per request.
+    public let catalog: ModelCatalog
 
     public init(configuration: Configuration) {
         self.configuration = configuration
         router = Router(debugRoutes: configuration.debugRoutes)
+        catalog = ModelCatalog(configuration: configuration)
     }
 
     /// Decides what to do with `request`.
@@ -53,7 +56,7 @@ public struct Gateway: Sendable {
         case .openAPI:
             return answer(.json(200, OpenAPIDocument.document))
         case .models:
-            return answer(.json(200, ModelCatalog(configuration: configuration).listing))
+            return answer(.json(200, catalog.listing))
         case .chatCompletions:
             return plan(chatCompletions: request, requestID: requestID, routeName: routeName, answer: answer)
         case .genericProxy(let base):

@@ -27,6 +27,11 @@ public final class HTTPServer {
     private var live: [ObjectIdentifier: ServerExchange] = [:]
     /// Called whenever the last live exchange ends.
     public var onIdle: (() -> Void)?
+    /// Exchanges accepted since the last disconnect-watch tick.
+    private var unwatched: [ServerExchange] = []
+    private var watchTimer: LoopTimer?
+    /// How long an exchange may run before its client's socket is watched for a disconnect.
+    static let disconnectWatchDelay = 0.02
 
     /// Serves `socket` (taking ownership of its descriptor) on `loop`.
     public init(loop: EventLoop, socket: ListeningSocket, limits: ServerLimits, handler: @escaping (ServerExchange) -> Void) {
@@ -102,11 +107,23 @@ public final class HTTPServer {
         let request = IncomingRequest(method: method, target: target, headers: headers, body: body)
         let exchange = ServerExchange(server: self, req: req, request: request)
         live[ObjectIdentifier(exchange)] = exchange
+        unwatched.append(exchange)
+        if unwatched.count == 1 {
+            let timer = watchTimer ?? LoopTimer(loop: loop) { [unowned self] in watchTick() }
+            watchTimer = timer
+            timer.schedule(after: HTTPServer.disconnectWatchDelay)
+        }
         if headerBytes > limits.maxHeaderBytes {
             exchange.respond(.error(.headersTooLarge(limit: limits.maxHeaderBytes)))
             return
         }
         handler(exchange)
+    }
+
+    private func watchTick() {
+        let batch = unwatched
+        unwatched.removeAll(keepingCapacity: true)
+        for exchange in batch where !exchange.isEnded { exchange.watchForDisconnect() }
     }
 
     static func methodName(_ cmd: evhttp_cmd_type) -> String {

@@ -41,12 +41,18 @@ public final class ServerExchange {
         evhttp_connection_set_closecb(evcon, { _, arg in
             Unmanaged<ServerExchange>.fromOpaque(arg!).takeUnretainedValue().connectionClosed()
         }, context)
-        // evhttp stops reading while a reply is pending, so it would not notice a client that
-        // leaves; peek at the socket to see an EOF without consuming pipelined bytes.
+    }
+
+    /// Starts watching for the client leaving. evhttp stops reading while a reply is pending, so
+    /// it would not notice; a peek at the socket sees an EOF without consuming pipelined bytes.
+    /// The server arms this only for exchanges that outlive a short tick, so quick replies
+    /// cost no extra epoll changes.
+    func watchForDisconnect() {
+        guard peekEvent == nil, state == .pending || state == .streaming else { return }
         let fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon))
         peekEvent = event_new(server.loop.base, fd, Int16(EV_READ | EV_PERSIST), { fd, _, arg in
             Unmanaged<ServerExchange>.fromOpaque(arg!).takeUnretainedValue().peek(fd)
-        }, context)
+        }, Unmanaged.passUnretained(self).toOpaque())
         event_add(peekEvent, nil)
     }
 

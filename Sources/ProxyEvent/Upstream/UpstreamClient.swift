@@ -12,6 +12,8 @@ public final class UpstreamClient {
     private var timerEvent: OpaquePointer?
     /// Transfers under way, kept alive here until they complete or are cancelled.
     var transfers: [ObjectIdentifier: UpstreamTransfer] = [:]
+    /// Easy handles of finished transfers, reset and ready for the next one.
+    private var idleHandles: [UnsafeMutableRawPointer] = []
 
     static let globalInit: Bool = {
         curl_global_init(Int(CURL_GLOBAL_ALL))
@@ -41,7 +43,14 @@ public final class UpstreamClient {
     deinit {
         for t in Array(transfers.values) { t.cancel() }
         if let timerEvent { event_del(timerEvent); event_free(timerEvent) }
+        for h in idleHandles { curl_easy_cleanup(h) }
         curl_multi_cleanup(multi)
+    }
+
+    /// An easy handle with default options: a recycled one when there is one.
+    func takeHandle() -> UnsafeMutableRawPointer {
+        if let h = idleHandles.popLast() { return h }
+        return curl_easy_init()
     }
 
     /// Starts a transfer; its callbacks run on this loop.
@@ -52,8 +61,11 @@ public final class UpstreamClient {
         return transfer
     }
 
+    /// Takes a transfer off the multi handle and recycles its easy handle.
     func remove(_ transfer: UpstreamTransfer) {
         curl_multi_remove_handle(multi, transfer.easy)
+        curl_easy_reset(transfer.easy)
+        if idleHandles.count < 256 { idleHandles.append(transfer.easy) } else { curl_easy_cleanup(transfer.easy) }
         transfers[ObjectIdentifier(transfer)] = nil
     }
 
@@ -62,6 +74,7 @@ public final class UpstreamClient {
     /// One watched socket: an event whose flags follow what libcurl asks for.
     final class SocketWatch {
         var event: OpaquePointer?
+        var flags: Int16 = 0
         deinit { if let event { event_del(event); event_free(event) } }
     }
 
@@ -71,18 +84,21 @@ public final class UpstreamClient {
             curl_multi_assign(multi, socket, nil)
             return 0
         }
-        let w: SocketWatch
-        if let watch {
-            w = Unmanaged<SocketWatch>.fromOpaque(watch).takeUnretainedValue()
-            if let e = w.event { event_del(e); event_free(e) }
-        } else {
-            w = SocketWatch()
-            curl_multi_assign(multi, socket, Unmanaged.passRetained(w).toOpaque())
-        }
         var flags = Int16(EV_PERSIST)
         if what & CURL_POLL_IN != 0 { flags |= Int16(EV_READ) }
         if what & CURL_POLL_OUT != 0 { flags |= Int16(EV_WRITE) }
-        w.event = event_new(loop.base, socket, flags, { fd, events, arg in
+        let w: SocketWatch
+        if let watch {
+            w = Unmanaged<SocketWatch>.fromOpaque(watch).takeUnretainedValue()
+            if w.flags == flags { return 0 }
+            event_del(w.event)
+        } else {
+            w = SocketWatch()
+            w.event = event_new(loop.base, -1, 0, nil, nil)
+            curl_multi_assign(multi, socket, Unmanaged.passRetained(w).toOpaque())
+        }
+        w.flags = flags
+        event_assign(w.event, loop.base, socket, flags, { fd, events, arg in
             Unmanaged<UpstreamClient>.fromOpaque(arg!).takeUnretainedValue().socketReady(fd, events)
         }, Unmanaged.passUnretained(self).toOpaque())
         event_add(w.event, nil)

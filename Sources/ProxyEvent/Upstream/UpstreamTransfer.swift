@@ -39,7 +39,7 @@ public final class UpstreamTransfer {
     init(client: UpstreamClient, request: UpstreamRequest, handler: Handler) {
         self.client = client
         self.handler = handler
-        easy = curl_easy_init()
+        easy = client.takeHandle()
         let me = Unmanaged.passUnretained(self).toOpaque()
         cproxy_easy_setopt_ptr(easy, CURLOPT_PRIVATE, me)
         cproxy_easy_setopt_ptr(easy, CURLOPT_URL, request.url.description)
@@ -85,7 +85,8 @@ public final class UpstreamTransfer {
     }
 
     deinit {
-        curl_easy_cleanup(easy)
+        // The easy handle went back to the client's pool when the transfer left the multi handle.
+        if !finishedAlready { client.remove(self) }
         curl_slist_free_all(headerList)
     }
 

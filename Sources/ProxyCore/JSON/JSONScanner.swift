@@ -1,0 +1,162 @@
+/// A validating, non-allocating pass over a JSON text that finds top-level object members by
+/// name and reports where their values lie, so a body can be checked and edited in place
+/// without building a `JSONValue`.
+public struct JSONScanner {
+    /// Where one top-level member's value lies in the text.
+    public struct Member: Equatable, Sendable {
+        /// The byte range of the value (for a string, including its quotes).
+        public var range: Range<Int>
+        /// The decoded value when it is a string without escapes (the common case), else nil.
+        public var plainString: String?
+        /// Whether the value is a string.
+        public var isString: Bool
+    }
+
+    /// Scans `bytes`, which must be one JSON object. Returns the members named in `keys` found at
+    /// its top level (the last occurrence wins, as in most JSON parsers).
+    public static func topLevelMembers(_ bytes: UnsafeRawBufferPointer, keys: [String]) throws(JSONParseError) -> [String: Member] {
+        var s = JSONScanner(bytes: bytes)
+        s.skipWhitespace()
+        guard s.i < bytes.count, bytes[s.i] == UInt8(ascii: "{") else { throw s.fail("expected a JSON object") }
+        var found: [String: Member] = [:]
+        s.i += 1
+        s.skipWhitespace()
+        if s.peek == UInt8(ascii: "}") {
+            s.i += 1
+        } else {
+            while true {
+                s.skipWhitespace()
+                guard s.peek == UInt8(ascii: "\"") else { throw s.fail("expected a member name") }
+                let keyStart = s.i
+                let keyHasEscape = try s.skipString()
+                let keyBytes = UnsafeRawBufferPointer(rebasing: bytes[(keyStart + 1)..<(s.i - 1)])
+                s.skipWhitespace()
+                guard s.peek == UInt8(ascii: ":") else { throw s.fail("expected ':'") }
+                s.i += 1
+                s.skipWhitespace()
+                let valueStart = s.i
+                let valueIsString = s.peek == UInt8(ascii: "\"")
+                var valueHasEscape = false
+                if valueIsString { valueHasEscape = try s.skipString() } else { try s.skipValue(depth: 1) }
+                if !keyHasEscape, let key = keys.first(where: { $0.utf8.elementsEqual(keyBytes) }) {
+                    var plain: String? = nil
+                    if valueIsString && !valueHasEscape {
+                        plain = String(validating: UnsafeRawBufferPointer(rebasing: bytes[(valueStart + 1)..<(s.i - 1)]), as: UTF8.self)
+                    }
+                    found[key] = Member(range: valueStart..<s.i, plainString: plain, isString: valueIsString)
+                }
+                s.skipWhitespace()
+                guard s.i < bytes.count else { throw s.fail("unexpected end of JSON") }
+                if bytes[s.i] == UInt8(ascii: ",") { s.i += 1; continue }
+                if bytes[s.i] == UInt8(ascii: "}") { s.i += 1; break }
+                throw s.fail("expected ',' or '}'")
+            }
+        }
+        s.skipWhitespace()
+        guard s.i == bytes.count else { throw s.fail("unexpected data after the JSON value") }
+        return found
+    }
+
+    let bytes: UnsafeRawBufferPointer
+    var i = 0
+
+    var peek: UInt8? { i < bytes.count ? bytes[i] : nil }
+
+    func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: i, reason: reason) }
+
+    mutating func skipWhitespace() {
+        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
+    }
+
+    /// Skips a string starting at its quote; returns whether it had escapes. Checks UTF-8 only
+    /// for control bytes and escapes; full validation happens where a value is decoded.
+    mutating func skipString() throws(JSONParseError) -> Bool {
+        i += 1
+        var escaped = false
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") { i += 1; return escaped }
+            if b < 0x20 { throw fail("control character in string") }
+            if b == UInt8(ascii: "\\") {
+                escaped = true
+                guard i + 1 < bytes.count else { break }
+                switch bytes[i + 1] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    i += 2
+                case UInt8(ascii: "u"):
+                    guard i + 5 < bytes.count, (2...5).allSatisfy({ PathSafety.hexValue(bytes[i + $0]) != nil }) else {
+                        throw fail("invalid \\u escape")
+                    }
+                    i += 6
+                default:
+                    throw fail("invalid escape")
+                }
+                continue
+            }
+            i += 1
+        }
+        throw fail("unterminated string")
+    }
+
+    mutating func skipValue(depth: Int) throws(JSONParseError) {
+        guard depth <= JSONParser.maxDepth else { throw fail("JSON nested too deeply") }
+        guard let b = peek else { throw fail("unexpected end of JSON") }
+        switch b {
+        case UInt8(ascii: "\""): _ = try skipString()
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let close = b == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            let isObject = b == UInt8(ascii: "{")
+            i += 1
+            skipWhitespace()
+            if peek == close { i += 1; return }
+            while true {
+                skipWhitespace()
+                if isObject {
+                    guard peek == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+                    _ = try skipString()
+                    skipWhitespace()
+                    guard peek == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                    i += 1
+                    skipWhitespace()
+                }
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard let n = peek else { throw fail("unexpected end of JSON") }
+                if n == UInt8(ascii: ",") { i += 1; continue }
+                if n == close { i += 1; return }
+                throw fail("expected ',' or '\(Character(Unicode.Scalar(close)))'")
+            }
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default:
+            try skipNumber()
+        }
+    }
+
+    mutating func literal(_ text: StaticString) throws(JSONParseError) {
+        let n = text.utf8CodeUnitCount
+        guard i + n <= bytes.count else { throw fail("unexpected end of JSON") }
+        for k in 0..<n where bytes[i + k] != text.utf8Start[k] { throw fail("invalid literal") }
+        i += n
+    }
+
+    mutating func skipNumber() throws(JSONParseError) {
+        func digit(_ b: UInt8?) -> Bool { b.map { $0 >= 0x30 && $0 <= 0x39 } ?? false }
+        if peek == UInt8(ascii: "-") { i += 1 }
+        guard digit(peek) else { throw fail("invalid number") }
+        if peek == UInt8(ascii: "0") { i += 1 } else { while digit(peek) { i += 1 } }
+        if peek == UInt8(ascii: ".") {
+            i += 1
+            guard digit(peek) else { throw fail("invalid number") }
+            while digit(peek) { i += 1 }
+        }
+        if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
+            i += 1
+            if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { i += 1 }
+            guard digit(peek) else { throw fail("invalid number") }
+            while digit(peek) { i += 1 }
+        }
+    }
+}
