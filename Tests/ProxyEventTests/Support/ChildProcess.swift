@@ -14,13 +14,14 @@ final class ChildProcess {
         return path + "/.build/debug"
     }()
 
-    init(executable: String, arguments: [String], environment: [String: String] = [:]) throws {
+    init(executable: String, arguments: [String], environment: [String: String] = [:], stdoutFD: Int32? = nil) throws {
         var template = Array("/tmp/proxyd-child-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         stderrPath = String(cString: template)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, fd, 2)
+        if let stdoutFD { posix_spawn_file_actions_adddup2(&actions, stdoutFD, 1) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         var env = environment.map { strdup("\($0.key)=\($0.value)") }

@@ -1,0 +1,100 @@
+import Glibc
+import Testing
+
+@Suite("proxyd's command line (SPEC §8)")
+struct CommandLineTests {
+    /// Runs proxyd to completion; returns exit status, stdout and stderr.
+    func run(_ args: [String], env: [String: String] = [:]) throws -> (Int32, String, String) {
+        var template = Array("/tmp/proxyd-out-XXXXXX".utf8CString)
+        let outFD = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        let outPath = String(cString: template)
+        defer { close(outFD); unlink(outPath) }
+        let child = try ChildProcess(executable: ChildProcess.buildDirectory + "/proxyd", arguments: args, environment: env, stdoutFD: outFD)
+        let status = child.waitForExit(20) ?? -1
+        return (status, readAll(outPath), child.stderr)
+    }
+
+    func writeConfig(_ text: String) -> String {
+        var template = Array("/tmp/proxyd-cfg-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        return String(cString: template)
+    }
+
+    @Test("--version and --help exit 0")
+    func versionHelp() throws {
+        let (s1, out1, _) = try run(["--version"])
+        #expect(s1 == 0 && out1.hasPrefix("proxyd "))
+        let (s2, out2, _) = try run(["--help"])
+        #expect(s2 == 0 && out2.contains("proxyd check"))
+    }
+
+    @Test("usage errors exit 64", arguments: [["--bogus"], ["frobnicate"], ["route", "GET"], ["serve", "--workers", "x"], ["route", "GET", "no-slash"]])
+    func usageErrors(args: [String]) throws {
+        let (status, _, err) = try run(args)
+        #expect(status == 64)
+        #expect(err.contains("usage:"))
+    }
+
+    @Test("check: a summary and exit 0 for a good file")
+    func checkGood() throws {
+        let path = writeConfig(#"{"providers": {"local": {"baseUrl": "http://127.0.0.1:9000", "allowedPaths": ["/v1/*"]}}}"#)
+        defer { unlink(path) }
+        let (status, out, _) = try run(["check", "--config", path])
+        #expect(status == 0)
+        #expect(out.contains("configuration OK") && out.contains("local: openai http://127.0.0.1:9000"))
+    }
+
+    @Test("check: every error with its key path and exit 1")
+    func checkBad() throws {
+        let path = writeConfig(#"{"providers": {"openrouter": {"allowedPaths": ["/a", "/b", "/x*y"]}}, "server": {"port": 1}}"#)
+        defer { unlink(path) }
+        let (status, _, err) = try run(["check", "--config", path])
+        #expect(status == 1)
+        #expect(err.contains("providers.openrouter.allowedPaths[2]: '*' may only end a pattern"))
+        #expect(err.contains("server.port: unknown key"))
+    }
+
+    @Test("a bad file at start-up exits non-zero without serving")
+    func serveBadFile() throws {
+        let path = writeConfig(#"{"server": {"workers": "many"}}"#)
+        defer { unlink(path) }
+        let (status, _, err) = try run(["serve", "--config", path, "--listen", "127.0.0.1:0"])
+        #expect(status == 1 && err.contains("server.workers"))
+    }
+
+    @Test("route prints the dry-run JSON, secrets redacted, exit 0")
+    func route() throws {
+        let path = writeConfig(#"{"providers": {"openrouter": {"apiKey": "sk-or-very-secret"}}}"#)
+        defer { unlink(path) }
+        let (status, out, _) = try run(["route", "--config", path, "POST", "/openrouter/api/v1/chat/completions"])
+        #expect(status == 0)
+        #expect(out.contains(#""upstream_url":"https://openrouter.ai/api/v1/chat/completions""#))
+        #expect(out.contains(#""matched_pattern":"/api/v1/*""#))
+        #expect(out.contains("[redacted]") && !out.contains("sk-or-very-secret"))
+        let (s2, out2, _) = try run(["route", "--config", path, "GET", "/openrouter/../etc/passwd"])
+        #expect(s2 == 0 && out2.contains(#""allowed":false"#) && out2.contains(#""status":400"#))
+    }
+
+    @Test("PROXYD_CONFIG names the file when --config does not")
+    func configFromEnvironment() throws {
+        let path = writeConfig(#"{"inheritDefaults": false, "providers": {"only": {"baseUrl": "https://only.example"}}}"#)
+        defer { unlink(path) }
+        let (status, out, _) = try run(["check"], env: ["PROXYD_CONFIG": path])
+        #expect(status == 0 && out.contains("providers (1)"))
+    }
+}
+
+func readAll(_ path: String) -> String {
+    let fd = open(path, O_RDONLY)
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    return String(decoding: out, as: UTF8.self)
+}
