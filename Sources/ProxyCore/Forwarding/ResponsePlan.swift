@@ -50,3 +50,13 @@ extension ForwardPlan {
         return ResponsePlan(status: status, headers: headers, body: body)
     }
 }
+
+extension ChatStreamSettings {
+    /// The body of a whole chat completion after `<think>` processing; the bytes as they came
+    /// when nothing changes or the body is not a JSON chat completion.
+    public func rewriteWhole(_ body: [UInt8]) -> [UInt8] {
+        guard think.mode != .off, let value = try? JSONValue.parse(body),
+              let rewritten = ChatChunkRewriter.rewriteWhole(value, think: think) else { return body }
+        return rewritten.encoded()
+    }
+}

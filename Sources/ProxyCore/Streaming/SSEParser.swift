@@ -6,34 +6,50 @@ public struct SSEEvent: Sendable, Equatable {
     public var data: String
 }
 
-/// An incremental SSE parser: fed bytes in any pieces, it returns the events completed by them.
-/// Work is proportional to the new bytes. Line ends may be LF, CRLF or CR; a leading BOM is
-/// skipped; comments and unknown fields are ignored.
+/// An incremental SSE parser: fed bytes in any pieces, it reports each event once complete,
+/// together with the exact bytes it was made of, and hands back bytes that form no event
+/// (comments, stray blank lines) as they are. The concatenation of everything reported equals
+/// the input, so a consumer can forward untouched parts byte for byte. Work is proportional to
+/// the new bytes. Line ends may be LF, CRLF or CR; a leading BOM is skipped for parsing (and
+/// kept in the bytes); unknown fields are ignored.
 public struct SSEParser: Sendable {
+    public enum Item {
+        /// A complete event and the bytes that made it (through its terminating blank line).
+        case event(SSEEvent, raw: [UInt8])
+        /// Bytes that carried no event.
+        case other([UInt8])
+    }
+
     var line: [UInt8] = []
+    var raw: [UInt8] = []
     var dataLines: [UInt8] = []
     var hasData = false
     var event: String?
     var id: String?
     var lastWasCR = false
-    var atStart = true
+    var bomCheck = 0  // bytes of a leading BOM matched so far; -1 once past the start
 
     public init() {}
 
-    /// Feeds bytes; calls `emit` for each completed event.
-    public mutating func feed(_ bytes: some Sequence<UInt8>, emit: (SSEEvent) -> Void) {
+    /// Bytes received that are not yet part of a reported item (an event still in progress).
+    public var pendingBytes: [UInt8] { raw }
+
+    /// Feeds bytes; calls `emit` for each completed item.
+    public mutating func feed(_ bytes: some Sequence<UInt8>, emit: (Item) -> Void) {
         for b in bytes {
-            if atStart {
-                // Skip a UTF-8 BOM at the very start.
-                if line.count < 3 && [0xEF, 0xBB, 0xBF][line.count] == b && line.allSatisfy({ $0 >= 0xBB }) {
-                    line.append(b)
-                    if line.count == 3 { line.removeAll(); atStart = false }
+            raw.append(b)
+            if bomCheck >= 0 {
+                let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+                if b == bom[bomCheck] {
+                    bomCheck += 1
+                    if bomCheck == 3 { bomCheck = -1 }
                     continue
                 }
-                atStart = false
+                if bomCheck > 0 { line.append(contentsOf: bom[0..<bomCheck]) }
+                bomCheck = -1
             }
             if b == 0x0A {
-                if lastWasCR { lastWasCR = false; continue }
+                if lastWasCR { lastWasCR = false; if !hasData && line.isEmpty && event == nil { flushOther(emit) }; continue }
                 endLine(emit)
             } else if b == 0x0D {
                 lastWasCR = true
@@ -45,18 +61,40 @@ public struct SSEParser: Sendable {
         }
     }
 
-    mutating func endLine(_ emit: (SSEEvent) -> Void) {
+    /// Reports the bytes of a partial event still held (at the end of a stream), as `other`.
+    public mutating func flushPending(emit: (Item) -> Void) {
+        if !raw.isEmpty { emit(.other(raw)) }
+        raw.removeAll()
+        line.removeAll()
+        dataLines.removeAll()
+        hasData = false
+        event = nil
+    }
+
+    mutating func flushOther(_ emit: (Item) -> Void) {
+        if !raw.isEmpty { emit(.other(raw)); raw.removeAll(keepingCapacity: true) }
+    }
+
+    mutating func endLine(_ emit: (Item) -> Void) {
         defer { line.removeAll(keepingCapacity: true) }
         if line.isEmpty {
             if hasData {
-                emit(SSEEvent(event: event, id: id, data: String(decoding: dataLines, as: UTF8.self)))
+                let e = SSEEvent(event: event, id: id, data: String(decoding: dataLines, as: UTF8.self))
+                emit(.event(e, raw: raw))
+                raw.removeAll(keepingCapacity: true)
+            } else {
+                flushOther(emit)
             }
             dataLines.removeAll(keepingCapacity: true)
             hasData = false
             event = nil
             return
         }
-        if line[0] == UInt8(ascii: ":") { return }
+        if line[0] == UInt8(ascii: ":") {
+            // A comment: when no event is in progress, pass it on at once.
+            if !hasData && event == nil { flushOther(emit) }
+            return
+        }
         let colon = line.firstIndex(of: UInt8(ascii: ":")) ?? line.endIndex
         let name = line[..<colon]
         var value = colon < line.endIndex ? line[(colon + 1)...] : []

@@ -138,7 +138,8 @@ final class ProxyExchange {
                 respondError(.badGateway("upstream answer broke off: \(error)", code: "upstream_incomplete"))
                 return
             }
-            client.respond(status: response.status, headers: response.headers, body: wholeBody)
+            guard case .chatJSON(let settings) = response.body else { return }
+            client.respond(status: response.status, headers: response.headers, body: settings.rewriteWhole(wholeBody))
         }
         complete()
     }
