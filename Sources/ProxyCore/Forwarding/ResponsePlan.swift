@@ -18,6 +18,7 @@ public enum BodyHandling: Sendable {
 /// Settings the chat transforms need.
 public struct ChatStreamSettings: Sendable, Equatable {
     public var think: ThinkSettings
+    public init(think: ThinkSettings) { self.think = think }
 }
 
 extension ForwardPlan {

@@ -1,0 +1,236 @@
+import Glibc
+import ProxyCore
+import Testing
+
+func fixture(_ name: String) -> [UInt8] {
+    var path = #filePath
+    path = String(path[..<path.lastIndex(of: "/")!]) + "/Fixtures/" + name
+    guard let f = fopen(path, "rb") else { fatalError("missing fixture \(path)") }
+    defer { fclose(f) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = fread(&buf, 1, buf.count, f)
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    return out
+}
+
+func settings(_ mode: ThinkMode, field: String = "reasoning_content", tags: [String] = ["think"], assumeOpen: Bool = false) -> ChatStreamSettings {
+    var t = ThinkSettings()
+    t.mode = mode
+    t.field = field
+    t.tags = tags
+    t.assumeOpen = assumeOpen
+    return ChatStreamSettings(think: t)
+}
+
+/// Runs a stream through the transform in the given pieces, then ends it cleanly.
+func transform(_ pieces: [[UInt8]], _ s: ChatStreamSettings, complete: Bool = true) -> [UInt8] {
+    var t = ChatStreamTransform(settings: s)
+    var out: [UInt8] = []
+    for p in pieces { p.withUnsafeBytes { t.feed($0, into: &out) } }
+    t.finish(upstreamComplete: complete, reason: "cut", into: &out)
+    return out
+}
+
+/// Per choice index: joined content and joined reasoning field, from an output stream.
+func accumulate(_ stream: [UInt8], field: String = "reasoning_content") -> [Int: (content: String, reasoning: String)] {
+    var parser = SSEParser()
+    var result: [Int: (content: String, reasoning: String)] = [:]
+    parser.feed(stream) { item in
+        guard case .event(let e, _) = item, let v = try? JSONValue.parse(e.data), let choices = v["choices"]?.arrayValue else { return }
+        for c in choices {
+            let i = c["index"]?.intValue ?? 0
+            var r = result[i] ?? ("", "")
+            r.content += c["delta"]?["content"]?.stringValue ?? ""
+            r.reasoning += c["delta"]?[field]?.stringValue ?? ""
+            result[i] = r
+        }
+    }
+    return result
+}
+
+@Suite("Chat stream transform (SPEC §3.5, §5)")
+struct ChatStreamTransformTests {
+    static let fixtures = ["deepseek-r1-think.sse", "n2-interleaved.sse", "provider-reasoning.sse", "partial-at-finish.sse", "tool-calls.sse"]
+
+    @Test("feeding whole, byte by byte and at every split point gives the same output", arguments: fixtures)
+    func splitInvariance(name: String) {
+        let input = fixture(name)
+        for mode in [ThinkMode.split, .strip, .off] {
+            let whole = transform([input], settings(mode))
+            #expect(transform(input.map { [$0] }, settings(mode)) == whole, "\(name) \(mode) byte by byte")
+            for cut in stride(from: 0, through: input.count, by: 1) {
+                #expect(transform([Array(input[..<cut]), Array(input[cut...])], settings(mode)) == whole, "\(name) \(mode) cut \(cut)")
+            }
+        }
+    }
+
+    @Test("off is byte-identical to the input", arguments: fixtures)
+    func offIsIdentity(name: String) {
+        let input = fixture(name)
+        #expect(transform([input], settings(.off)) == input)
+    }
+
+    @Test("a DeepSeek-R1 stream: reasoning moves out of content, tags split across chunks")
+    func deepseek() {
+        let out = transform([fixture("deepseek-r1-think.sse")], settings(.split))
+        let acc = accumulate(out)
+        #expect(acc[0]?.reasoning == "The user asks for 2+2. Simple arithmetic: 4.\n")
+        #expect(acc[0]?.content == "2 + 2 = **4**.")
+        let text = String(decoding: out, as: UTF8.self)
+        #expect(!text.contains("think>"))
+        #expect(text.hasSuffix("data: [DONE]\n\n"))
+        // The usage chunk and every other field pass unchanged.
+        #expect(text.contains(#"{"prompt_tokens":12,"completion_tokens":31,"total_tokens":43}"#))
+        #expect(text.contains(#""system_fingerprint":"fp_r1""#))
+    }
+
+    @Test("the output field can be `reasoning`; strip removes reasoning")
+    func fieldAndStrip() {
+        let input = fixture("deepseek-r1-think.sse")
+        let r = accumulate(transform([input], settings(.split, field: "reasoning")), field: "reasoning")
+        #expect(r[0]?.reasoning.hasPrefix("The user asks") == true)
+        let stripped = transform([input], settings(.strip))
+        #expect(accumulate(stripped)[0]?.content == "2 + 2 = **4**.")
+        let text = String(decoding: stripped, as: UTF8.self)
+        #expect(!text.contains("reasoning") && !text.contains("user asks"))
+    }
+
+    @Test("n=2 choices interleaved keep their own state")
+    func twoChoices() {
+        let acc = accumulate(transform([fixture("n2-interleaved.sse")], settings(.split)))
+        #expect(acc[0]?.reasoning == "A thinks" && acc[0]?.content == "Answer A")
+        #expect(acc[1]?.reasoning == "B thinks é" && acc[1]?.content == "Answer B ✓")
+    }
+
+    @Test("a choice whose upstream sends its own reasoning field is left alone")
+    func providerReasoning() {
+        let input = fixture("provider-reasoning.sse")
+        #expect(transform([input], settings(.split)) == input)
+    }
+
+    @Test("held text is flushed no later than the chunk with finish_reason")
+    func flushAtFinish() {
+        let out = String(decoding: transform([fixture("partial-at-finish.sse")], settings(.split)), as: UTF8.self)
+        let events = out.components("\n\n").filter { $0.hasPrefix("data: {") }
+        #expect(events.count == 3)
+        // A possible opening tag is held back, then released as answer with the finishing chunk.
+        #expect(events[0].contains(#""content":"""#) && events[1].contains(#""content":"""#))
+        #expect(events[2].contains(#""finish_reason":"stop""#) && events[2].contains(#""content":"\n<thi""#))
+        #expect(accumulate(Array(out.utf8))[0]?.content == "\n<thi")
+    }
+
+    @Test("tool calls and unknown fields are preserved")
+    func toolCalls() {
+        let out = String(decoding: transform([fixture("tool-calls.sse")], settings(.split)), as: UTF8.self)
+        #expect(out.contains(#""tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"lookup","arguments":""}}]"#))
+        #expect(out.contains(#""x_vendor":{"k":1}"#) && out.contains(#""reasoning_content":"need a tool""#))
+    }
+
+    @Test("an upstream error event passes through; the broken stream ends with proxyd's error, no [DONE]")
+    func errorEvent() {
+        let out = String(decoding: transform([fixture("error-event.sse")], settings(.split), complete: false), as: UTF8.self)
+        #expect(out.contains(#"{"error":{"message":"upstream overloaded","type":"server_error","code":"overloaded"}}"#))
+        #expect(out.contains(#""reasoning_content":"partial""#))
+        #expect(out.hasSuffix(#""code":"stream_interrupted"}}"# + "\n\n"))
+        #expect(!out.contains("[DONE]"))
+    }
+
+    @Test("[DONE] and the usage chunk are never delayed")
+    func notDelayed() {
+        let input = fixture("deepseek-r1-think.sse")
+        var t = ChatStreamTransform(settings: settings(.split))
+        var out: [UInt8] = []
+        input.withUnsafeBytes { t.feed($0, into: &out) }
+        #expect(String(decoding: out, as: UTF8.self).hasSuffix("data: [DONE]\n\n"))
+    }
+
+    @Test("CRLF line ends and a leading BOM parse the same")
+    func crlf() {
+        let lf = fixture("deepseek-r1-think.sse")
+        var crlf: [UInt8] = [0xEF, 0xBB, 0xBF]
+        for b in lf { if b == 0x0A { crlf += [0x0D, 0x0A] } else { crlf.append(b) } }
+        let a = accumulate(transform([lf], settings(.split)))
+        let b = accumulate(transform(crlf.map { [$0] }, settings(.split)))
+        #expect(a[0]?.content == b[0]?.content && a[0]?.reasoning == b[0]?.reasoning)
+    }
+
+    @Test("streamed output joined equals the whole-response transform")
+    func streamedEqualsWhole() throws {
+        for name in ["deepseek-r1-think.sse", "n2-interleaved.sse"] {
+            let input = fixture(name)
+            let original = accumulate(input)
+            let streamed = accumulate(transform([input], settings(.split)))
+            for (index, choice) in original {
+                let whole = JSONValue.object([("choices", .array([.object([("index", .int(index)),
+                    ("message", .object([("role", .string("assistant")), ("content", .string(choice.content))]))])]))])
+                let rewritten = ChatChunkRewriter.rewriteWhole(whole, think: settings(.split).think)
+                let message = rewritten?["choices"]?.arrayValue?.first?["message"]
+                #expect(message?["content"]?.stringValue == streamed[index]?.content, "\(name) \(index)")
+                #expect(message?["reasoning_content"]?.stringValue == streamed[index]?.reasoning, "\(name) \(index)")
+            }
+        }
+    }
+
+    @Test("a whole completion: every choice's message, other fields untouched")
+    func wholeCompletion() throws {
+        let body = fixture("whole-completion.json")
+        let out = try JSONValue.parse(settings(.split).rewriteWhole(body))
+        let choices = try #require(out["choices"]?.arrayValue)
+        #expect(choices[0]["message"]?["content"]?.stringValue == "It is 4.")
+        #expect(choices[0]["message"]?["reasoning_content"]?.stringValue == "Add them.\n")
+        #expect(choices[1]["message"]?["content"]?.stringValue == "No reasoning here.")
+        #expect(choices[1]["message"]?["reasoning_content"] == nil)
+        #expect(out["usage"]?["total_tokens"]?.intValue == 19)
+        #expect(settings(.off).rewriteWhole(body) == body)
+    }
+
+    @Test("property: generated streams — split invariance, off identity, reasoning + content = text minus tags")
+    func generatedStreams() {
+        var rng = SplitMix(seed: 7)
+        let atoms = ["<think>", "</think>", "<", "</th", "ink>", " ", "\n", "a", "é", "🤔", "x"]
+        for _ in 0..<300 {
+            var text = ""
+            for _ in 0..<Int(rng.next() % 12) { text += atoms[Int(rng.next() % UInt64(atoms.count))] }
+            // Cut the text into deltas on character boundaries.
+            var deltas: [String] = []
+            var current = ""
+            for ch in text {
+                current.append(ch)
+                if rng.next() % 3 == 0 { deltas.append(current); current = "" }
+            }
+            if !current.isEmpty { deltas.append(current) }
+            var stream = ""
+            for d in deltas {
+                stream += "data: " + JSONValue.object([("choices", .array([.object([("index", .int(0)), ("delta", .object([("content", .string(d))])), ("finish_reason", .null)])]))]).jsonText + "\n\n"
+            }
+            stream += #"data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"# + "\n\n" + "data: [DONE]\n\n"
+            let input = Array(stream.utf8)
+            let whole = transform([input], settings(.split))
+            var pieces: [[UInt8]] = []
+            var i = 0
+            while i < input.count { let n = 1 + Int(rng.next() % 40); pieces.append(Array(input[i..<min(input.count, i + n)])); i += n }
+            #expect(transform(pieces, settings(.split)) == whole, "\(text.debugDescription)")
+            #expect(transform(pieces, settings(.off)) == input)
+            let acc = accumulate(whole)[0] ?? ("", "")
+            let expected = referenceSplit(text, tags: ["think"], assumeOpen: false)
+            #expect(acc.reasoning == expected.0 && acc.content == expected.1, "\(text.debugDescription)")
+        }
+    }
+}
+
+extension String {
+    func components(_ separator: String) -> [String] {
+        var parts: [String] = []
+        var rest = Substring(self)
+        while let r = rest.firstRange(of: separator) {
+            parts.append(String(rest[..<r.lowerBound]))
+            rest = rest[r.upperBound...]
+        }
+        parts.append(String(rest))
+        return parts
+    }
+}
