@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/python-env.sh
 swift build --build-tests
-swift test --skip-build 2>&1 | tee .build/test-output.txt
+PROXYD_REQUIRE_CLIENTS=1 swift test --skip-build 2>&1 | tee .build/test-output.txt
