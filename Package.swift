@@ -25,8 +25,9 @@ let package = Package(
         .target(name: "ProxyEvent", dependencies: ["ProxyCore", "CLibevent", "CCurl", "CProxyShim"]),
         .executableTarget(name: "proxyd", dependencies: ["ProxyCore", "ProxyEvent"]),
         .target(name: "FakeUpstream", dependencies: ["ProxyCore", "ProxyEvent"]),
+        .executableTarget(name: "think-bench", dependencies: ["ProxyCore"]),
         .executableTarget(name: "fake-upstream", dependencies: ["FakeUpstream", "ProxyCore", "ProxyEvent"]),
-        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore"]),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore"], exclude: ["Fixtures"]),
         .testTarget(name: "ProxyEventTests", dependencies: ["ProxyCore", "ProxyEvent", "FakeUpstream"]),
     ],
     swiftLanguageModes: [.v6]

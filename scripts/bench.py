@@ -106,6 +106,18 @@ def main():
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(proxyd); wait_port(pport)
 
+        # The same proxyd with reasoning processing off, for the split-vs-off comparison.
+        oport = free_port()
+        ocfg = os.path.join(tmp, "proxyd-off.json")
+        with open(ocfg, "w") as f:
+            json.dump({"inheritDefaults": False, "log": {"access": False, "level": "warn"}, "think": {"mode": "off"},
+                       "server": {"workers": args.workers},
+                       "providers": {"fake": {"baseUrl": f"http://127.0.0.1:{fport}", "allowedPaths": ["/v1/*"],
+                                              "models": ["fake-model"]}}}, f)
+        proxyd_off = subprocess.Popen([os.path.join(REL, "proxyd"), "serve", "--config", ocfg, "--listen", f"127.0.0.1:{oport}"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(proxyd_off); wait_port(oport)
+
         nport = free_port()
         nconf = os.path.join(tmp, "nginx.conf")
         with open(nconf, "w") as f:
@@ -140,6 +152,7 @@ http {{
         targets = [
             ("upstream (direct)", f"http://127.0.0.1:{fport}/v1/chat/completions", None),
             ("proxyd", f"http://127.0.0.1:{pport}/v1/chat/completions", [proxyd.pid]),
+            ("proxyd (think off)", f"http://127.0.0.1:{oport}/v1/chat/completions", [proxyd_off.pid]),
             ("nginx", f"http://127.0.0.1:{nport}/v1/chat/completions", nginx_pids),
         ]
         rows = []
@@ -153,7 +166,8 @@ http {{
                          cpu_us=(after - before) / r["requests"] * 1e6 if pids and r["requests"] else None,
                          rss_mb=peak_rss_mb(pids) if pids else None)
                 rows.append(r)
-        print(f"wrk -t1 -c{args.connections} -d{args.duration}s; proxyd workers={args.workers}, nginx worker_processes={args.workers}")
+        print(f"wrk -t1 -c{args.connections} -d{args.duration}s; proxyd workers={args.workers}, nginx worker_processes={args.workers}; "
+              "every answer has <think> reasoning; proxyd splits it (think split) unless marked off")
         print()
         print("| load | target | requests/s | p50 ms | p99 ms | proxy CPU µs/request | peak RSS MB | non-2xx |")
         print("|---|---|---:|---:|---:|---:|---:|---:|")
@@ -164,6 +178,8 @@ http {{
         print()
         for kind in ("non-streamed", "streamed (20 chunks)"):
             p = next(r for r in rows if r["kind"] == kind and r["target"] == "proxyd")
+            o = next(r for r in rows if r["kind"] == kind and r["target"] == "proxyd (think off)")
+            print(f"{kind}: proxyd split/off requests/s = {p['rps'] / o['rps']:.2f}")
             n = next(r for r in rows if r["kind"] == kind and r["target"] == "nginx")
             line = f"{kind}: proxyd/nginx requests/s = {p['rps'] / n['rps']:.2f}"
             if p["cpu_us"] and n["cpu_us"]:

@@ -60,6 +60,8 @@ public struct JSONScanner {
     let bytes: UnsafeRawBufferPointer
     var i = 0
 
+    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
     var peek: UInt8? { i < bytes.count ? bytes[i] : nil }
 
     func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: i, reason: reason) }

@@ -38,8 +38,13 @@ extension JSONValue {
 
     /// Appends `s` as a JSON string literal.
     public static func encodeString(_ s: String, into out: inout [UInt8]) {
+        encodeString(utf8: s.utf8, into: &out)
+    }
+
+    /// Appends UTF-8 text as a JSON string literal.
+    public static func encodeString(utf8: some Sequence<UInt8>, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
+        for b in utf8 {
             switch b {
             case 0x22: out.append(0x5C); out.append(0x22)
             case 0x5C: out.append(0x5C); out.append(0x5C)

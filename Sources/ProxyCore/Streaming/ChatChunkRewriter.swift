@@ -25,51 +25,122 @@ public struct ChatChunkRewriter: Sendable {
         choices.values.allSatisfy { $0.leftAlone || $0.finished || $0.splitter.isPassingThrough }
     }
 
-    /// Rewrites one parsed chunk. Returns nil when the chunk needs no change.
-    public mutating func rewrite(_ chunk: JSONValue) -> JSONValue? {
-        guard case .object(var members) = chunk, chunk["error"] == nil else { return nil }
-        if let v = chunk["id"] { lastID = v }
-        if let v = chunk["created"] { lastCreated = v }
-        if let v = chunk["model"] { lastModel = v }
-        guard let ci = members.firstIndex(where: { $0.0 == "choices" }), case .array(var list) = members[ci].1 else { return nil }
-        var changed = false
-        for (position, choice) in list.enumerated() {
-            guard case .object = choice else { continue }
-            let index = choice["index"]?.intValue ?? position
-            if let updated = rewriteChoice(choice, index: index) {
-                list[position] = updated
-                changed = true
-            }
+    var passingThroughAll: Bool { !choices.isEmpty && allPassingThrough }
+
+    /// Whether every `"index"` key in `data` holds the index of a choice already seen. A raw
+    /// `"index"` cannot occur inside a JSON string (its quotes would be escaped), so this finds
+    /// keys only; tool-call indexes can only cause a false "no", which falls back to a full scan.
+    static func onlyKnownIndexes(_ data: UnsafeRawBufferPointer, known: [Int: Choice]) -> Bool {
+        let key: [UInt8] = Array(#""index""#.utf8)
+        let n = data.count
+        var i = 0
+        while i + key.count < n {
+            if data[i] != 0x22 { i += 1; continue }
+            var k = 1
+            while k < key.count && data[i + k] == key[k] { k += 1 }
+            guard k == key.count else { i += 1; continue }
+            var j = i + key.count
+            while j < n, data[j] == 0x20 || data[j] == 0x09 || data[j] == 0x0A || data[j] == 0x0D || data[j] == UInt8(ascii: ":") { j += 1 }
+            var value = 0
+            var digits = 0
+            while j < n, data[j] >= 0x30, data[j] <= 0x39, digits < 9 { value = value * 10 + Int(data[j] - 0x30); j += 1; digits += 1 }
+            guard digits > 0, known[value] != nil else { return false }
+            i = j
         }
-        guard changed else { return nil }
-        members[ci].1 = .array(list)
-        return .object(members)
+        return true
     }
 
-    mutating func rewriteChoice(_ choice: JSONValue, index: Int) -> JSONValue? {
-        var state = choices[index] ?? Choice(splitter: ThinkSplitter(tags: think.tags, assumeOpen: think.assumeOpen))
-        defer { choices[index] = state }
-        if state.leftAlone || state.finished { return nil }
-        let delta = choice["delta"] ?? .object([])
-        let text = delta["content"]?.stringValue ?? ""
-        let finishing = choice["finish_reason"].map { $0 != .null } ?? false
-        if !state.sawText {
-            let ownReasoning = [delta["reasoning_content"], delta["reasoning"]].contains { v in
-                if let v, v != .null, v.stringValue != "" { return true }
-                return false
+    /// Rewrites one chunk given as JSON text. Returns nil when it needs no change (and its bytes
+    /// may go out as they came), else the new JSON text. Changed text fields are spliced into
+    /// the original bytes; nothing else is re-encoded.
+    public mutating func rewrite(data: UnsafeRawBufferPointer) -> [UInt8]? {
+        if passingThroughAll && ChatChunkRewriter.onlyKnownIndexes(data, known: choices) { return nil }
+        guard let layout = ChatChunkLayout.scan(data), !layout.isError, layout.hasChoices else { return nil }
+        if !capturedIdentity { captureIdentity(layout, data) }
+        var edits: [(Range<Int>, [UInt8])] = []
+        var structural: [(Int, JSONValue)] = []  // choices without a delta object, rewritten the slow way
+        for c in layout.choices {
+            var state = choices[c.index] ?? Choice(splitter: ThinkSplitter(tags: think.tags, assumeOpen: think.assumeOpen))
+            defer { choices[c.index] = state }
+            if state.leftAlone || state.finished { continue }
+            if !state.sawText && c.ownReasoning { state.leftAlone = true; continue }
+            let hasText = c.content.map { c.contentIsString && $0.count > 2 } ?? false
+            if hasText { state.sawText = true }
+            if state.splitter.isPassingThrough && !c.finishing { continue }
+            var text: [UInt8] = []
+            if let r = c.content, hasText {
+                let inner = UnsafeRawBufferPointer(rebasing: data[(r.lowerBound + 1)..<(r.upperBound - 1)])
+                if c.contentHasEscapes {
+                    text = Array(((try? JSONValue.parse(UnsafeRawBufferPointer(rebasing: data[r])))?.stringValue ?? "").utf8)
+                } else {
+                    text = Array(inner)
+                }
             }
-            if ownReasoning { state.leftAlone = true; return nil }
-            if !text.isEmpty { state.sawText = true }
+            var out = ThinkSplitter.Output()
+            if !text.isEmpty { state.splitter.feed(text, into: &out) }
+            if c.finishing {
+                state.splitter.finish(into: &out)
+                state.finished = true
+            }
+            if out.reasoning.isEmpty && out.content == text { continue }
+            var reasoningPart: [UInt8] = []
+            if think.mode == .split && !out.reasoning.isEmpty {
+                reasoningPart.append(UInt8(ascii: ","))
+                JSONValue.encodeString(think.field, into: &reasoningPart)
+                reasoningPart.append(UInt8(ascii: ":"))
+                JSONValue.encodeString(utf8: out.reasoning, into: &reasoningPart)
+            }
+            if let r = c.content {
+                var replacement: [UInt8] = []
+                JSONValue.encodeString(utf8: out.content, into: &replacement)
+                edits.append((r, replacement + reasoningPart))
+            } else if let d = c.delta {
+                var insertion: [UInt8] = []
+                if !out.content.isEmpty {
+                    insertion += Array(#""content":"#.utf8)
+                    JSONValue.encodeString(utf8: out.content, into: &insertion)
+                    insertion += reasoningPart
+                } else {
+                    insertion += reasoningPart.dropFirst()
+                }
+                if !insertion.isEmpty {
+                    if !c.deltaIsEmpty { insertion.append(UInt8(ascii: ",")) }
+                    edits.append(((d.lowerBound + 1)..<(d.lowerBound + 1), insertion))
+                }
+            } else {
+                structural.append((c.position, apply(out, to: .object([]))))
+            }
         }
-        var out = ThinkSplitter.Output()
-        if !text.isEmpty { state.splitter.feed(text.utf8, into: &out) }
-        if finishing {
-            state.splitter.finish(into: &out)
-            state.finished = true
+        if !structural.isEmpty {
+            // Rare: a choice with text to release but no delta object. Rebuild the chunk.
+            guard case .object(var members)? = try? JSONValue.parse(data),
+                  let ci = members.firstIndex(where: { $0.0 == "choices" }), case .array(var list) = members[ci].1 else { return nil }
+            for (position, delta) in structural where position < list.count { list[position] = list[position].setting("delta", to: delta) }
+            members[ci].1 = .array(list)
+            return JSONValue.object(members).encoded()
         }
-        // Unchanged: no text, or text that came out as the same answer.
-        if out.reasoning.isEmpty && out.content.elementsEqual(text.utf8) { return nil }
-        return choice.setting("delta", to: apply(out, to: delta))
+        guard !edits.isEmpty else { return nil }
+        edits.sort { $0.0.lowerBound < $1.0.lowerBound }
+        var out: [UInt8] = []
+        out.reserveCapacity(data.count + 64)
+        var cursor = 0
+        for (range, replacement) in edits {
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[cursor..<range.lowerBound]))
+            out.append(contentsOf: replacement)
+            cursor = range.upperBound
+        }
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[cursor...]))
+        return out
+    }
+
+    var capturedIdentity = false
+
+    mutating func captureIdentity(_ layout: ChatChunkLayout, _ data: UnsafeRawBufferPointer) {
+        capturedIdentity = true
+        func value(_ r: Range<Int>?) -> JSONValue? { r.flatMap { try? JSONValue.parse(UnsafeRawBufferPointer(rebasing: data[$0])) } }
+        if let v = value(layout.id) { lastID = v }
+        if let v = value(layout.created) { lastCreated = v }
+        if let v = value(layout.model) { lastModel = v }
     }
 
     /// The delta with its content replaced by the answer part and the reasoning field added.

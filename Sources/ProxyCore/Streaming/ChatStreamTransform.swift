@@ -18,34 +18,31 @@ public struct ChatStreamTransform: Sendable {
         if settings.think.mode == .off {
             out.append(contentsOf: bytes)
             var done = sawDone
-            parser.feed(bytes) { item in
-                if case .event(let e, _) = item, e.data == "[DONE]" { done = true }
-            }
+            parser.feed(bytes, onEvent: { e in if ChatStreamTransform.isDone(e.data) { done = true } }, onOther: { _ in })
             sawDone = done
             return
         }
-        var items: [SSEParser.Item] = []
-        parser.feed(bytes) { items.append($0) }
-        for item in items { handle(item, into: &out) }
+        var rewriter = self.rewriter
+        var done = sawDone
+        parser.feed(bytes, onEvent: { e in
+            if ChatStreamTransform.isDone(e.data) {
+                if let chunk = rewriter.flushChunk() { ChatStreamTransform.writeEvent(chunk, into: &out) }
+                done = true
+                out.append(contentsOf: e.raw)
+            } else if let rewritten = rewriter.rewrite(data: e.data) {
+                out.append(contentsOf: "data: ".utf8)
+                out.append(contentsOf: rewritten)
+                out.append(contentsOf: [0x0A, 0x0A])
+            } else {
+                out.append(contentsOf: e.raw)
+            }
+        }, onOther: { out.append(contentsOf: $0) })
+        self.rewriter = rewriter
+        sawDone = done
     }
 
-    mutating func handle(_ item: SSEParser.Item, into out: inout [UInt8]) {
-        switch item {
-        case .other(let raw):
-            out.append(contentsOf: raw)
-        case .event(let event, let raw):
-            if event.data == "[DONE]" {
-                flushHeld(into: &out)
-                sawDone = true
-                out.append(contentsOf: raw)
-                return
-            }
-            guard let chunk = try? JSONValue.parse(event.data), let rewritten = rewriter.rewrite(chunk) else {
-                out.append(contentsOf: raw)
-                return
-            }
-            Self.writeEvent(rewritten, into: &out)
-        }
+    static func isDone(_ data: UnsafeRawBufferPointer) -> Bool {
+        data.count == 6 && data.elementsEqual("[DONE]".utf8)
     }
 
     mutating func flushHeld(into out: inout [UInt8]) {
@@ -63,9 +60,8 @@ public struct ChatStreamTransform: Sendable {
     public mutating func finish(upstreamComplete: Bool, reason: String, into out: inout [UInt8]) {
         guard !sawDone else { return }
         if settings.think.mode != .off {
-            var rest: [SSEParser.Item] = []
-            parser.flushPending { rest.append($0) }
-            for item in rest { handle(item, into: &out) }
+            // An event cut off mid-way is passed on as it came; held text is released.
+            parser.flushPending { out.append(contentsOf: $0) }
             flushHeld(into: &out)
         }
         let message = upstreamComplete ? "upstream stream ended without [DONE]" : "upstream stream broke off: \(reason)"

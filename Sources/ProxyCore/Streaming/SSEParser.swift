@@ -9,9 +9,9 @@ public struct SSEEvent: Sendable, Equatable {
 /// An incremental SSE parser: fed bytes in any pieces, it reports each event once complete,
 /// together with the exact bytes it was made of, and hands back bytes that form no event
 /// (comments, stray blank lines) as they are. The concatenation of everything reported equals
-/// the input, so a consumer can forward untouched parts byte for byte. Work is proportional to
-/// the new bytes. Line ends may be LF, CRLF or CR; a leading BOM is skipped for parsing (and
-/// kept in the bytes); unknown fields are ignored.
+/// the input, so a consumer can forward untouched parts byte for byte. Lines are found in bulk,
+/// and work is proportional to the new bytes. Line ends may be LF, CRLF or CR; a leading BOM is
+/// skipped for parsing (and kept in the bytes); unknown fields are ignored.
 public struct SSEParser: Sendable {
     public enum Item {
         /// A complete event and the bytes that made it (through its terminating blank line).
@@ -20,71 +20,81 @@ public struct SSEParser: Sendable {
         case other([UInt8])
     }
 
+    /// A complete event as the fast interface reports it; the buffers are valid during the call.
+    public struct RawEvent {
+        public var data: UnsafeRawBufferPointer
+        public var eventName: String?
+        public var id: String?
+        public var raw: UnsafeRawBufferPointer
+    }
+
     var line: [UInt8] = []
+    /// Bytes not yet reported, from the start of the current item.
     var raw: [UInt8] = []
     var dataLines: [UInt8] = []
     var hasData = false
     var event: String?
     var id: String?
     var lastWasCR = false
-    var bomCheck = 0  // bytes of a leading BOM matched so far; -1 once past the start
+    var atStart = true
 
     public init() {}
 
     /// Bytes received that are not yet part of a reported item (an event still in progress).
     public var pendingBytes: [UInt8] { raw }
 
-    /// Feeds bytes; calls `emit` for each completed item.
-    public mutating func feed(_ bytes: some Sequence<UInt8>, emit: (Item) -> Void) {
-        for b in bytes {
-            raw.append(b)
-            if bomCheck >= 0 {
-                let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
-                if b == bom[bomCheck] {
-                    bomCheck += 1
-                    if bomCheck == 3 { bomCheck = -1 }
-                    continue
-                }
-                if bomCheck > 0 { line.append(contentsOf: bom[0..<bomCheck]) }
-                bomCheck = -1
-            }
-            if b == 0x0A {
-                if lastWasCR { lastWasCR = false; if !hasData && line.isEmpty && event == nil { flushOther(emit) }; continue }
-                endLine(emit)
-            } else if b == 0x0D {
-                lastWasCR = true
-                endLine(emit)
-            } else {
-                lastWasCR = false
-                line.append(b)
-            }
+    /// The fast interface: `onEvent` for each complete event, `onOther` for bytes carrying none.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer, onEvent: (RawEvent) -> Void,
+                              onOther: (UnsafeRawBufferPointer) -> Void) {
+        let n = bytes.count
+        guard n > 0 else { return }
+        var reported = 0  // bytes of `raw` already reported
+        let base = raw.count
+        raw.append(contentsOf: bytes)
+        var i = 0
+        if atStart {
+            atStart = false
+            if n >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF { i = 3 }
         }
+        if lastWasCR && i < n && bytes[i] == 0x0A { i += 1 }
+        lastWasCR = false
+        while i < n {
+            var j = i
+            while j < n {
+                let b = bytes[j]
+                if b == 0x0A || b == 0x0D { break }
+                j += 1
+            }
+            if j > i { line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<j])) }
+            if j == n { break }
+            // A line ended at j.
+            var next = j + 1
+            if bytes[j] == 0x0D {
+                if next < n { if bytes[next] == 0x0A { next += 1 } } else { lastWasCR = true }
+            }
+            let end = base + next
+            endLine(until: end, reported: &reported, onEvent: onEvent, onOther: onOther)
+            i = next
+        }
+        if reported > 0 { raw.removeFirst(reported) }
     }
 
-    /// Reports the bytes of a partial event still held (at the end of a stream), as `other`.
-    public mutating func flushPending(emit: (Item) -> Void) {
-        if !raw.isEmpty { emit(.other(raw)) }
-        raw.removeAll()
-        line.removeAll()
-        dataLines.removeAll()
-        hasData = false
-        event = nil
-    }
-
-    mutating func flushOther(_ emit: (Item) -> Void) {
-        if !raw.isEmpty { emit(.other(raw)); raw.removeAll(keepingCapacity: true) }
-    }
-
-    mutating func endLine(_ emit: (Item) -> Void) {
+    mutating func endLine(until end: Int, reported: inout Int, onEvent: (RawEvent) -> Void,
+                          onOther: (UnsafeRawBufferPointer) -> Void) {
         defer { line.removeAll(keepingCapacity: true) }
         if line.isEmpty {
             if hasData {
-                let e = SSEEvent(event: event, id: id, data: String(decoding: dataLines, as: UTF8.self))
-                emit(.event(e, raw: raw))
-                raw.removeAll(keepingCapacity: true)
-            } else {
-                flushOther(emit)
+                let name = event
+                let lastID = id
+                raw.withUnsafeBytes { r in
+                    dataLines.withUnsafeBytes { d in
+                        onEvent(RawEvent(data: d, eventName: name, id: lastID, raw: UnsafeRawBufferPointer(rebasing: r[reported..<end])))
+                    }
+                }
+            } else if end > reported {
+                raw.withUnsafeBytes { onOther(UnsafeRawBufferPointer(rebasing: $0[reported..<end])) }
             }
+            reported = end
             dataLines.removeAll(keepingCapacity: true)
             hasData = false
             event = nil
@@ -92,7 +102,10 @@ public struct SSEParser: Sendable {
         }
         if line[0] == UInt8(ascii: ":") {
             // A comment: when no event is in progress, pass it on at once.
-            if !hasData && event == nil { flushOther(emit) }
+            if !hasData && event == nil {
+                raw.withUnsafeBytes { onOther(UnsafeRawBufferPointer(rebasing: $0[reported..<end])) }
+                reported = end
+            }
             return
         }
         let colon = line.firstIndex(of: UInt8(ascii: ":")) ?? line.endIndex
@@ -108,5 +121,25 @@ public struct SSEParser: Sendable {
         } else if name.elementsEqual("id".utf8) {
             if !value.contains(0) { id = String(decoding: value, as: UTF8.self) }
         }
+    }
+
+    /// Feeds bytes; calls `emit` for each completed item (the convenient, allocating interface).
+    public mutating func feed(_ bytes: some Sequence<UInt8>, emit: (Item) -> Void) {
+        let copy = Array(bytes)
+        copy.withUnsafeBytes { buf in
+            feed(buf, onEvent: { e in
+                emit(.event(SSEEvent(event: e.eventName, id: e.id, data: String(decoding: e.data, as: UTF8.self)), raw: Array(e.raw)))
+            }, onOther: { emit(.other(Array($0))) })
+        }
+    }
+
+    /// Reports the bytes of a partial event still held (at the end of a stream), as other bytes.
+    public mutating func flushPending(onOther: (UnsafeRawBufferPointer) -> Void) {
+        if !raw.isEmpty { raw.withUnsafeBytes { onOther($0) } }
+        raw.removeAll()
+        line.removeAll()
+        dataLines.removeAll()
+        hasData = false
+        event = nil
     }
 }
