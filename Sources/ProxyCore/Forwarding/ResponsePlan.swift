@@ -56,8 +56,6 @@ extension ChatStreamSettings {
     /// The body of a whole chat completion after `<think>` processing; the bytes as they came
     /// when nothing changes or the body is not a JSON chat completion.
     public func rewriteWhole(_ body: [UInt8]) -> [UInt8] {
-        guard think.mode != .off, let value = try? JSONValue.parse(body),
-              let rewritten = ChatChunkRewriter.rewriteWhole(value, think: think) else { return body }
-        return rewritten.encoded()
+        body.withUnsafeBytes { ChatChunkRewriter.rewriteWhole($0, think: think) } ?? body
     }
 }

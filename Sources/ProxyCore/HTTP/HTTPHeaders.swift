@@ -52,12 +52,17 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
 
     /// Case-insensitive ASCII comparison of two header names.
     public static func namesEqual(_ a: String, _ b: String) -> Bool {
-        let x = a.utf8, y = b.utf8
-        guard x.count == y.count else { return false }
-        for (p, q) in zip(x, y) where p != q {
-            if p | 0x20 != q | 0x20 || !((p | 0x20) >= 0x61 && (p | 0x20) <= 0x7A) { return false }
+        var a = a, b = b
+        guard a.utf8.count == b.utf8.count else { return false }
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                for i in 0..<x.count where x[i] != y[i] {
+                    let p = x[i] | 0x20
+                    if p != y[i] | 0x20 || p < 0x61 || p > 0x7A { return false }
+                }
+                return true
+            }
         }
-        return true
     }
 }
 

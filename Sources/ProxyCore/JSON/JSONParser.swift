@@ -14,6 +14,12 @@ extension JSONValue {
         return try parser.parseDocument()
     }
 
+    /// Parses a JSON text given as bytes.
+    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes)
+        return try parser.parseDocument()
+    }
+
     /// Parses a JSON text given as a string.
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
         try parse(Array(text.utf8))

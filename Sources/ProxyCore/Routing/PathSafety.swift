@@ -34,7 +34,11 @@ public enum PathSafety {
 
     /// Checks a rest (starting with `/`). Returns nothing when it may be matched and sent.
     public static func check(_ rest: some Collection<UInt8>) throws(Violation) {
-        let raw = Array(rest)
+        try check(Array(rest))
+    }
+
+    /// Checks a rest given as bytes.
+    public static func check(_ raw: [UInt8]) throws(Violation) {
         try checkStructure(raw, decoded: false)
         // Escapes: each '%' must start two hex digits and must not encode a delimiter.
         var decoded: [UInt8] = []

@@ -25,8 +25,9 @@ struct ChatChunkLayout {
     var created: Range<Int>?
     var model: Range<Int>?
 
-    /// Scans `bytes`; nil when it is not a JSON object.
-    static func scan(_ bytes: UnsafeRawBufferPointer) -> ChatChunkLayout? {
+    /// Scans `bytes`; nil when it is not a JSON object. `whole` reads a complete chat completion
+    /// (`choices[].message`) instead of a chunk (`choices[].delta`).
+    static func scan(_ bytes: UnsafeRawBufferPointer, whole: Bool = false) -> ChatChunkLayout? {
         var s = JSONScanner(bytes: bytes)
         var layout = ChatChunkLayout()
         do {
@@ -37,7 +38,7 @@ struct ChatChunkLayout {
                     layout.hasChoices = true
                     var position = 0
                     try s.array { (s: inout JSONScanner) throws(JSONParseError) in
-                        layout.choices.append(try scanChoice(&s, position: position))
+                        layout.choices.append(try scanChoice(&s, position: position, container: whole ? .message : .delta))
                         position += 1
                     }
                 case .error: layout.isError = true; try s.skipValue(depth: 1)
@@ -55,7 +56,7 @@ struct ChatChunkLayout {
         return layout
     }
 
-    static func scanChoice(_ s: inout JSONScanner, position: Int) throws(JSONParseError) -> Choice {
+    static func scanChoice(_ s: inout JSONScanner, position: Int, container: JSONScanner.Key) throws(JSONParseError) -> Choice {
         var c = Choice(index: position)
         c.position = position
         guard s.peek == UInt8(ascii: "{") else { try s.skipValue(depth: 2); return c }
@@ -68,7 +69,7 @@ struct ChatChunkLayout {
             case .finishReason:
                 c.finishing = s.peek != UInt8(ascii: "n")
                 try s.skipValue(depth: 3)
-            case .delta:
+            case container:
                 let a = s.i
                 guard s.peek == UInt8(ascii: "{") else { try s.skipValue(depth: 3); return }
                 try s.object { (s: inout JSONScanner, key: JSONScanner.Key) throws(JSONParseError) in
@@ -101,12 +102,12 @@ struct ChatChunkLayout {
 extension JSONScanner {
     /// The member names chat-chunk scanning looks for; anything else is `other`.
     enum Key {
-        case choices, error, id, created, model, index, finishReason, delta, content, reasoningContent, reasoning, other
+        case choices, error, id, created, model, index, finishReason, delta, message, content, reasoningContent, reasoning, other
     }
 
     static let knownKeys: [([UInt8], Key)] = ([
         ("choices", .choices), ("error", .error), ("id", .id), ("created", .created), ("model", .model), ("index", .index),
-        ("finish_reason", .finishReason), ("delta", .delta), ("content", .content), ("reasoning_content", .reasoningContent),
+        ("finish_reason", .finishReason), ("delta", .delta), ("message", .message), ("content", .content), ("reasoning_content", .reasoningContent),
         ("reasoning", .reasoning),
     ] as [(String, Key)]).map { (Array($0.0.utf8), $0.1) }
 

@@ -54,8 +54,13 @@ public struct ChatChunkRewriter: Sendable {
     /// may go out as they came), else the new JSON text. Changed text fields are spliced into
     /// the original bytes; nothing else is re-encoded.
     public mutating func rewrite(data: UnsafeRawBufferPointer) -> [UInt8]? {
-        if passingThroughAll && ChatChunkRewriter.onlyKnownIndexes(data, known: choices) { return nil }
-        guard let layout = ChatChunkLayout.scan(data), !layout.isError, layout.hasChoices else { return nil }
+        rewrite(data: data, whole: false)
+    }
+
+    mutating func rewrite(data: UnsafeRawBufferPointer, whole: Bool) -> [UInt8]? {
+        if !whole && passingThroughAll && ChatChunkRewriter.onlyKnownIndexes(data, known: choices) { return nil }
+        guard var layout = ChatChunkLayout.scan(data, whole: whole), !layout.isError, layout.hasChoices else { return nil }
+        if whole { for i in layout.choices.indices { layout.choices[i].finishing = true } }
         if !capturedIdentity { captureIdentity(layout, data) }
         var edits: [(Range<Int>, [UInt8])] = []
         var structural: [(Int, JSONValue)] = []  // choices without a delta object, rewritten the slow way
@@ -175,28 +180,36 @@ public struct ChatChunkRewriter: Sendable {
 
     /// Applies the same rules to a whole (non-streamed) chat completion: every choice's
     /// `message.content`. Returns nil when nothing changes.
-    public static func rewriteWhole(_ completion: JSONValue, think: ThinkSettings) -> JSONValue? {
-        guard think.mode != .off, case .object(var members) = completion,
-              let ci = members.firstIndex(where: { $0.0 == "choices" }), case .array(var list) = members[ci].1 else { return nil }
-        var changed = false
-        for (position, choice) in list.enumerated() {
-            guard let message = choice["message"], let text = message["content"]?.stringValue, !text.isEmpty else { continue }
-            let own = [message["reasoning_content"], message["reasoning"]].contains { v in v != nil && v != .null }
-            if own { continue }
-            var splitter = ThinkSplitter(tags: think.tags, assumeOpen: think.assumeOpen)
-            var out = ThinkSplitter.Output()
-            splitter.feed(text.utf8, into: &out)
-            splitter.finish(into: &out)
-            if out.reasoning.isEmpty && out.content.elementsEqual(text.utf8) { continue }
-            var m = message.setting("content", to: .string(String(decoding: out.content, as: UTF8.self)))
-            if think.mode == .split && !out.reasoning.isEmpty {
-                m = m.setting(think.field, to: .string(String(decoding: out.reasoning, as: UTF8.self)))
-            }
-            list[position] = choice.setting("message", to: m)
-            changed = true
+    public static func rewriteWhole(_ body: UnsafeRawBufferPointer, think: ThinkSettings) -> [UInt8]? {
+        guard think.mode != .off else { return nil }
+        // Without assumeOpen a block needs an opening tag in the text (or an escaped '<').
+        if !think.assumeOpen {
+            let needles = think.tags.map { Array("<\($0)>".utf8) } + [Array("\\u003c".utf8), Array("\\u003C".utf8)]
+            guard needles.contains(where: { contains(body, $0) }) else { return nil }
         }
-        guard changed else { return nil }
-        members[ci].1 = .array(list)
-        return .object(members)
+        var rewriter = ChatChunkRewriter(think: think)
+        return rewriter.rewrite(data: body, whole: true)
+    }
+
+    /// `rewriteWhole` for a parsed value (tests and callers holding a `JSONValue`).
+    public static func rewriteWhole(_ completion: JSONValue, think: ThinkSettings) -> JSONValue? {
+        let bytes = completion.encoded()
+        guard let out = bytes.withUnsafeBytes({ rewriteWhole($0, think: think) }) else { return nil }
+        return try? JSONValue.parse(out)
+    }
+
+    static func contains(_ hay: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, hay.count >= needle.count else { return false }
+        var i = 0
+        let last = hay.count - needle.count
+        while i <= last {
+            if hay[i] == first {
+                var k = 1
+                while k < needle.count && hay[i + k] == needle[k] { k += 1 }
+                if k == needle.count { return true }
+            }
+            i += 1
+        }
+        return false
     }
 }

@@ -50,6 +50,9 @@ public final class UpstreamTransfer {
         cproxy_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
         cproxy_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeoutSeconds * 1000))
         cproxy_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        // Upstreams are reached directly: libcurl would otherwise read http_proxy and friends
+        // from the environment on every transfer.
+        cproxy_easy_setopt_ptr(easy, CURLOPT_PROXY, "")
         let method = request.method
         switch method {
         case "GET": cproxy_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
