@@ -76,16 +76,27 @@ public struct Router: Sendable {
 
     static let chatSuffix = "/v1/chat/completions"
 
-    /// Resolves `method` and the raw `path` (no query).
+    /// Splits `/{segment}{/rest}`: a non-empty first segment and a rest starting with `/`.
+    static func segmentAndRest(_ s: Substring) -> (Substring, Substring)? {
+        let u = s.utf8
+        guard u.first == UInt8(ascii: "/") else { return nil }
+        let afterSlash = u.index(after: u.startIndex)
+        guard let slash = u[afterSlash...].firstIndex(of: UInt8(ascii: "/")), slash > afterSlash else { return nil }
+        return (s[afterSlash..<slash], s[slash...])
+    }
+
+    /// Resolves `method` and the raw `path` (no query). Works on UTF-8 bytes: paths are
+    /// compared byte for byte, never as Unicode text.
     public func resolve(method: String, path: Substring) -> Resolution {
-        guard path.first == "/" else { return .notFound }
-        let afterSlash = path.dropFirst()
-        let segmentEnd = afterSlash.firstIndex(of: "/") ?? afterSlash.endIndex
+        let u = path.utf8
+        guard u.first == UInt8(ascii: "/") else { return .notFound }
+        let afterSlash = path[u.index(after: u.startIndex)...]
+        let segmentEnd = afterSlash.utf8.firstIndex(of: UInt8(ascii: "/")) ?? afterSlash.endIndex
         let first = afterSlash[..<segmentEnd]
         let rest = afterSlash[segmentEnd...]
         guard let family = families[first] else {
             // Route 10: `/{provider}/{rest...}` with a non-empty first segment and a rest.
-            guard !first.isEmpty, rest.count > 0 else { return .notFound }
+            guard !first.isEmpty, !rest.isEmpty else { return .notFound }
             return .route(.passThrough(provider: first, rest: rest))
         }
         switch family {
@@ -93,23 +104,18 @@ public struct Router: Sendable {
             guard let (route, allowed) = table[String(rest)] else { return .notFound }
             return method == allowed ? .route(route) : .methodNotAllowed(allowed: [allowed])
         case .proxy:
-            guard rest.hasSuffix(Router.chatSuffix), rest.count > Router.chatSuffix.count + 1 else { return .notFound }
-            let base = rest.dropFirst().dropLast(Router.chatSuffix.count)
+            let ru = rest.utf8, suffix = Router.chatSuffix.utf8
+            guard ru.count > suffix.count + 1, ru.reversed().starts(with: suffix.reversed()) else { return .notFound }
+            let base = rest[ru.index(after: ru.startIndex)..<ru.index(ru.endIndex, offsetBy: -suffix.count)]
             return method == "POST" ? .route(.genericProxy(baseURL: base)) : .methodNotAllowed(allowed: ["POST"])
         case .provider:
             // /provider/{id}/v1/chat/completions
-            let tail = rest.dropFirst()
-            guard rest.first == "/", let slash = tail.firstIndex(of: "/") else { return .notFound }
-            let id = tail[..<slash]
-            guard !id.isEmpty, tail[slash...] == Router.chatSuffix else { return .notFound }
+            guard let (id, tail) = Router.segmentAndRest(rest) else { return .notFound }
+            guard tail.utf8.elementsEqual(Router.chatSuffix.utf8) else { return .notFound }
             return method == "POST" ? .route(.prebuiltProvider(id: id)) : .methodNotAllowed(allowed: ["POST"])
         case .debug:
-            guard debugEnabled else { return .notFound }
-            let tail = rest.dropFirst()
-            guard rest.first == "/", let slash = tail.firstIndex(of: "/") else { return .notFound }
-            let provider = tail[..<slash]
-            guard !provider.isEmpty else { return .notFound }
-            return .route(.debug(provider: provider, rest: tail[slash...]))
+            guard debugEnabled, let (provider, tail) = Router.segmentAndRest(rest) else { return .notFound }
+            return .route(.debug(provider: provider, rest: tail))
         }
     }
 }
