@@ -33,6 +33,8 @@ public final class FakeUpstream: @unchecked Sendable {
     private let recorded = Mutex<[Recorded]>([])
     private let gone = Mutex(0)
     private let answered = Mutex(0)
+    private let standingScript = Mutex<[(String, String)]>([])
+    private let modelList = Mutex<(status: Int, body: String)>((404, #"{"error":"no list yet"}"#))
     private var loop: EventLoop!
     private var server: HTTPServer!
     private var thread: Thread?
@@ -78,6 +80,16 @@ public final class FakeUpstream: @unchecked Sendable {
 
     /// Every request received so far.
     public var requests: [Recorded] { recorded.withLock { $0 } }
+    /// `x-fake-*` settings applied to every request from now on, as if each request carried them
+    /// (so a test can make one of several upstreams misbehave).
+    public func setScript(_ headers: [(String, String)]) { standingScript.withLock { $0 = headers } }
+
+    /// Answers every request with `status` from now on.
+    public func failAll(status: Int) { setScript([("x-fake-status", String(status))]) }
+
+    /// What `GET /model-list.json` answers from now on (a test changes it between refreshes).
+    public func setModelList(status: Int, body: String) { modelList.withLock { $0 = (status, body) } }
+
     /// Clears the record.
     public func reset() { recorded.withLock { $0.removeAll() } }
     /// How many clients went away before their answer ended.
@@ -96,7 +108,9 @@ public final class FakeUpstream: @unchecked Sendable {
         recorded.withLock { $0.append(Recorded(method: r.method, target: r.target, headers: r.headers, body: r.body,
                                                 connectionID: exchange.connectionID)) }
         exchange.onClientGone = { [me = UncheckedFake(self)] in me.value.gone.withLock { $0 += 1 } }
-        let script = Script(r.headers)
+        var scripted = r.headers
+        for (name, value) in standingScript.withLock({ $0 }) { scripted.set(name, value) }
+        let script = Script(scripted)
         if script.hang { return }
         let go = { [me = UncheckedFake(self)] in me.value.answer(exchange, script: script) }
         if script.headDelayMs > 0 {
@@ -137,7 +151,7 @@ public final class FakeUpstream: @unchecked Sendable {
         guard !exchange.isEnded else { return }
         let r = exchange.request
         let path = r.path
-        if let status = script.status {
+        if let status = script.status, !r.path.hasSuffix("/model-list.json") {
             exchange.respond(.json(status, .object([("error", .object([
                 ("message", .string("fake upstream answered \(status)")), ("type", .string("fake_error")), ("code", .string(String(status))),
             ]))])))
@@ -152,6 +166,12 @@ public final class FakeUpstream: @unchecked Sendable {
             exchange.respond(.json(200, .object([("object", .string("list")), ("data", .array(models.map {
                 .object([("id", .string($0)), ("object", .string("model")), ("created", .int(1_700_000_000)), ("owned_by", .string("fake"))])
             }))])))
+            done()
+        } else if path == "/model-list.json" {
+            let (status, body) = modelList.withLock { $0 }
+            var h = HTTPHeaders()
+            h.add("Content-Type", "application/json")
+            exchange.respond(status: status, headers: h, body: Array(body.utf8))
             done()
         } else if path == "/bulk" {
             bulk(exchange, total: Int(r.query.flatMap { q in q.split(separator: "&").first { $0.hasPrefix("bytes=") }?.dropFirst(6) }.flatMap { Int($0) } ?? 1 << 20))

@@ -1,6 +1,6 @@
-/// The models proxyd can route by name: the providers' static `models` (the model list joins
-/// them in a later step). Candidates for a model come out ordered by `priority`, ties in
-/// configuration order.
+/// The models proxyd can route by name: the providers' static `models` and the model list
+/// (SPEC §4). Candidates for a model come out ordered by `priority`, ties in configuration
+/// order. Built once per configuration and model list; looked up per request.
 public struct ModelCatalog: Sendable {
     public struct Entry: Sendable, Equatable {
         public var model: String
@@ -16,14 +16,28 @@ public struct ModelCatalog: Sendable {
     /// Model ids in first-seen order.
     let order: [String]
 
-    public init(configuration: Configuration) {
+    public init(configuration: Configuration, modelList: ModelList = ModelList()) {
         var byModel: [String: [(Int, Int, Entry)]] = [:]
         var order: [String] = []
-        for (position, p) in configuration.providers.enumerated() {
-            for m in p.models {
-                if byModel[m] == nil { order.append(m) }
-                byModel[m, default: []].append((p.priority, position, Entry(model: m, providerID: p.id, url: p.chatCompletionsURL)))
+        func add(_ entry: Entry, provider p: Provider, position: Int) {
+            if byModel[entry.model] == nil { order.append(entry.model) }
+            // One entry per provider and model: the model list's (it has the path and prices) wins.
+            if let i = byModel[entry.model]?.firstIndex(where: { $0.2.providerID == entry.providerID }) {
+                byModel[entry.model]![i].2 = entry
+            } else {
+                byModel[entry.model, default: []].append((p.priority, position, entry))
             }
+        }
+        let positions = Dictionary(uniqueKeysWithValues: configuration.providers.enumerated().map { ($0.element.id, $0.offset) })
+        for (position, p) in configuration.providers.enumerated() {
+            for m in p.models { add(Entry(model: m, providerID: p.id, url: p.chatCompletionsURL), provider: p, position: position) }
+        }
+        for e in modelList.entries {
+            guard let p = configuration.provider(e.providerID), let position = positions[e.providerID] else { continue }
+            var url = p.baseURL.appendingPath(e.path)
+            url.query = nil
+            add(Entry(model: e.model, providerID: p.id, url: url, promptPrice1K: e.promptPrice1K, completionPrice1K: e.completionPrice1K),
+                provider: p, position: position)
         }
         self.byModel = byModel.mapValues { $0.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2) }
         self.order = order
@@ -31,6 +45,14 @@ public struct ModelCatalog: Sendable {
 
     /// The entries serving `model`, in the order they are tried.
     public func entries(for model: String) -> [Entry] { byModel[model] ?? [] }
+
+    /// The entry of `provider` for `model`, for its prices.
+    public func entry(model: String, provider: String) -> Entry? {
+        byModel[model]?.first { $0.providerID == provider }
+    }
+
+    /// Every model id, in first-seen order.
+    public var models: [String] { order }
 
     /// `GET /v1/models`: each model once, owned by the provider tried first.
     public var listing: JSONValue {

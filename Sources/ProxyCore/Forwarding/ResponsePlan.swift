@@ -18,22 +18,29 @@ public enum BodyHandling: Sendable {
 /// Settings the chat transforms need.
 public struct ChatStreamSettings: Sendable, Equatable {
     public var think: ThinkSettings
-    public init(think: ThinkSettings) { self.think = think }
+    /// Keep the usage chunk (one with no choices) from the client: proxyd asked for it.
+    public var hideUsage: Bool
+    public init(think: ThinkSettings, hideUsage: Bool = false) {
+        self.think = think
+        self.hideUsage = hideUsage
+    }
 }
 
 extension ForwardPlan {
-    /// Plans the client response for the upstream head of `attempt`.
+    /// Plans the client response for the upstream head of `attempt`. (`hideUsage` comes from
+    /// the plan.)
     public func responsePlan(for attempt: UpstreamAttempt, status: Int, upstreamHeaders: HTTPHeaders,
-                             requestID: String) -> ResponsePlan {
+                             requestID: String, hideUsage: Bool = false) -> ResponsePlan {
         let contentType = (upstreamHeaders["Content-Type"] ?? "").lowercasedASCII
         let isSSE = contentType.hasPrefix("text/event-stream")
         let isJSON = contentType.hasPrefix("application/json")
         var body = BodyHandling.passThrough
         if isChatCompletion {
-            let settings = ChatStreamSettings(think: attempt.think)
+            let settings = ChatStreamSettings(think: attempt.think, hideUsage: hideUsage)
             if isSSE {
                 body = .chatStream(settings)
-            } else if isJSON && attempt.think.mode != .off && (200...299).contains(status) {
+            } else if isJSON && (200...299).contains(status) {
+                // Whole answers are read to the end: for reasoning, usage and the cost header.
                 body = .chatJSON(settings)
             }
         }
@@ -53,6 +60,13 @@ extension ForwardPlan {
 }
 
 extension ChatStreamSettings {
+    /// A whole chat completion ready to send: its body after `<think>` processing, the usage it
+    /// reports, and the cost of that usage at `prices`.
+    public func finishWhole(_ body: [UInt8], prices: Usage.Prices) -> (body: [UInt8], usage: Usage?, cost: Double?) {
+        let usage = body.withUnsafeBytes { Usage.ofCompletion($0) }
+        return (rewriteWhole(body), usage, usage?.cost(prices: prices))
+    }
+
     /// The body of a whole chat completion after `<think>` processing; the bytes as they came
     /// when nothing changes or the body is not a JSON chat completion.
     public func rewriteWhole(_ body: [UInt8]) -> [UInt8] {

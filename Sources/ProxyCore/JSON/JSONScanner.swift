@@ -15,6 +15,21 @@ public struct JSONScanner {
     /// Scans `bytes`, which must be one JSON object. Returns the members named in `keys` found at
     /// its top level (the last occurrence wins, as in most JSON parsers).
     public static func topLevelMembers(_ bytes: UnsafeRawBufferPointer, keys: [String]) throws(JSONParseError) -> [String: Member] {
+        try topLevelObject(bytes, keys: keys).members
+    }
+
+    /// The top-level object's members named in `keys`, where its closing brace is, and whether
+    /// it has any members at all.
+    public struct TopLevel: Sendable {
+        public var members: [String: Member]
+        public var closingBrace: Int
+        public var isEmpty: Bool
+    }
+
+    /// Scans one JSON object, as `topLevelMembers`, also reporting its shape.
+    public static func topLevelObject(_ bytes: UnsafeRawBufferPointer, keys: [String]) throws(JSONParseError) -> TopLevel {
+        var closingBrace = 0
+        var memberCount = 0
         var s = JSONScanner(bytes: bytes)
         s.skipWhitespace()
         guard s.i < bytes.count, bytes[s.i] == UInt8(ascii: "{") else { throw s.fail("expected a JSON object") }
@@ -22,9 +37,11 @@ public struct JSONScanner {
         s.i += 1
         s.skipWhitespace()
         if s.peek == UInt8(ascii: "}") {
+            closingBrace = s.i
             s.i += 1
         } else {
             while true {
+                memberCount += 1
                 s.skipWhitespace()
                 guard s.peek == UInt8(ascii: "\"") else { throw s.fail("expected a member name") }
                 let keyStart = s.i
@@ -48,13 +65,13 @@ public struct JSONScanner {
                 s.skipWhitespace()
                 guard s.i < bytes.count else { throw s.fail("unexpected end of JSON") }
                 if bytes[s.i] == UInt8(ascii: ",") { s.i += 1; continue }
-                if bytes[s.i] == UInt8(ascii: "}") { s.i += 1; break }
+                if bytes[s.i] == UInt8(ascii: "}") { closingBrace = s.i; s.i += 1; break }
                 throw s.fail("expected ',' or '}'")
             }
         }
         s.skipWhitespace()
         guard s.i == bytes.count else { throw s.fail("unexpected data after the JSON value") }
-        return found
+        return TopLevel(members: found, closingBrace: closingBrace, isEmpty: memberCount == 0)
     }
 
     let bytes: UnsafeRawBufferPointer

@@ -10,6 +10,8 @@ public struct UpstreamAttempt: Sendable {
     public var timeoutSeconds: Double
     /// What the response body goes through when it is a chat completion.
     public var think: ThinkSettings
+    /// Prices for the cost of this attempt's answer.
+    public var prices: Usage.Prices = Usage.Prices()
 
     /// The label used in logs, metrics and `x-proxyd-provider`.
     public var label: String { providerID ?? url.authority }
@@ -23,6 +25,10 @@ public struct ForwardPlan: Sendable {
     public var isChatCompletion: Bool
     /// The model the client asked for, when known.
     public var model: String?
+    /// proxyd asked for the usage chunk the client did not ask for: keep it from the client.
+    public var hideUsage = false
+    /// The candidates came from auto-detection: remember the provider that answers.
+    public var autoDetected = false
 }
 
 /// What to do with a client's request.
@@ -42,14 +48,21 @@ public struct Decision: Sendable {
 }
 
 /// Facts about the running process the planner needs, passed in by the I/O layer.
-public struct RequestContext: Sendable {
+public struct RequestContext {
     /// A fresh id, used when the client sent no usable `x-request-id`.
     public var newRequestID: String
     /// Whether a configured model list has loaded at least once.
     public var ready: Bool
+    /// The provider that last answered an auto-detected model, if any.
+    public var rememberedProvider: (String) -> String?
+    /// Whether a provider's circuit breaker is open (it is tried last).
+    public var isCoolingDown: (String) -> Bool
 
-    public init(newRequestID: String, ready: Bool = true) {
+    public init(newRequestID: String, ready: Bool = true, rememberedProvider: @escaping (String) -> String? = { _ in nil },
+                isCoolingDown: @escaping (String) -> Bool = { _ in false }) {
         self.newRequestID = newRequestID
         self.ready = ready
+        self.rememberedProvider = rememberedProvider
+        self.isCoolingDown = isCoolingDown
     }
 }

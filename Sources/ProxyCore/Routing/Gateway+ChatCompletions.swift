@@ -1,23 +1,18 @@
 extension Gateway {
     /// Route 6: candidates for the body's `model` in SPEC §4's order.
-    func plan(chatCompletions request: IncomingRequest, requestID: String, routeName: String,
+    func plan(chatCompletions request: IncomingRequest, requestID: String, routeName: String, context: RequestContext,
               answer: (LocalResponse) -> Decision) -> Decision {
-        let members: [String: JSONScanner.Member]
-        do {
-            members = try request.body.withUnsafeBytes { try JSONScanner.topLevelMembers($0, keys: ["model"]) }
-        } catch {
-            return answer(.error(.badRequest("request body is not a valid JSON object: \(error)", code: "invalid_json")))
+        guard let body = ChatRequestBody(request.body) else {
+            return answer(.error(.badRequest("request body is not a valid JSON object", code: "invalid_json")))
         }
-        guard let modelMember = members["model"], modelMember.isString else {
+        guard body.hasModel, let model = body.model else {
             return answer(.error(.badRequest("request body has no 'model' string", code: "missing_model")))
         }
-        // A model with escapes in it is rare: decode that one value properly.
-        let model = modelMember.plainString
-            ?? (try? JSONValue.parse(request.body[modelMember.range]))?.stringValue ?? ""
         guard !model.isEmpty else {
             return answer(.error(.badRequest("request body has an empty 'model'", code: "missing_model")))
         }
         var candidates: [(Provider, UpstreamURL, String)] = []
+        var autoDetected = false
         for entry in catalog.entries(for: model) {
             if let p = configuration.provider(entry.providerID) { candidates.append((p, entry.url, model)) }
         }
@@ -26,39 +21,37 @@ extension Gateway {
             candidates.append((p, p.chatCompletionsURL, String(model[model.index(after: slash)...])))
         }
         if candidates.isEmpty {
-            let auto = configuration.providers.enumerated().filter { $0.element.autoDetect }
-                .sorted { ($0.element.priority, $0.offset) < ($1.element.priority, $1.offset) }
-            candidates = auto.map { ($0.element, $0.element.chatCompletionsURL, model) }
+            var auto = configuration.providers.enumerated().filter { $0.element.autoDetect }
+                .sorted { ($0.element.priority, $0.offset) < ($1.element.priority, $1.offset) }.map(\.element)
+            if let remembered = context.rememberedProvider(model), let i = auto.firstIndex(where: { $0.id == remembered }) {
+                auto.insert(auto.remove(at: i), at: 0)
+            }
+            candidates = auto.map { ($0, $0.chatCompletionsURL, model) }
+            autoDetected = !candidates.isEmpty
         }
+        // Providers whose circuit breaker is open go last, keeping their order.
+        let (cool, warm) = (candidates.filter { context.isCoolingDown($0.0.id) }, candidates.filter { !context.isCoolingDown($0.0.id) })
+        candidates = warm + cool
         guard !candidates.isEmpty else {
             return answer(.error(.notFound("no provider serves model '\(model.prefix(200))'", code: "model_not_found")))
         }
         var attempts: [UpstreamAttempt] = []
         for (provider, url, upstreamModel) in candidates {
-            let forwardedBody = upstreamModel == model ? request.body
-                : Gateway.replacing(modelMember.range, in: request.body, with: .string(upstreamModel))
+            let forwardedBody = body.edited(model: upstreamModel == model ? nil : upstreamModel, askForUsage: body.shouldAskForUsage)
             switch attempt(provider, url: url.addingQuery(request.query), request: request, keys: .provider(provider),
                            requestID: requestID, chat: true, body: forwardedBody) {
-            case .success(let a): attempts.append(a)
+            case .success(var a):
+                a.prices = prices(model: model, provider: provider)
+                attempts.append(a)
             case .failure(let e): if candidates.count == 1 { return answer(.error(e)) }
             }
         }
         guard !attempts.isEmpty else {
             return answer(.error(.unauthorized("no candidate provider for '\(model)' has an API key", code: "missing_api_key")))
         }
-        return Decision(action: .forward(ForwardPlan(attempts: attempts, isChatCompletion: true, model: model)),
+        return Decision(action: .forward(ForwardPlan(attempts: attempts, isChatCompletion: true, model: model,
+                                                     hideUsage: body.shouldAskForUsage, autoDetected: autoDetected)),
                         route: routeName, requestID: requestID)
     }
 }
 
-extension Gateway {
-    /// `body` with the bytes in `range` replaced by `value`'s JSON text; every other byte kept.
-    static func replacing(_ range: Range<Int>, in body: [UInt8], with value: JSONValue) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(body.count + 16)
-        out.append(contentsOf: body[..<range.lowerBound])
-        value.encode(into: &out)
-        out.append(contentsOf: body[range.upperBound...])
-        return out
-    }
-}

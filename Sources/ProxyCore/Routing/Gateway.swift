@@ -6,10 +6,14 @@ public struct Gateway: Sendable {
     /// Built once per configuration, looked up per request.
     public let catalog: ModelCatalog
 
-    public init(configuration: Configuration) {
+    /// The model list this snapshot was built with.
+    public let modelList: ModelList
+
+    public init(configuration: Configuration, modelList: ModelList = ModelList()) {
         self.configuration = configuration
+        self.modelList = modelList
         router = Router(debugRoutes: configuration.debugRoutes)
-        catalog = ModelCatalog(configuration: configuration)
+        catalog = ModelCatalog(configuration: configuration, modelList: modelList)
     }
 
     /// Decides what to do with `request`.
@@ -58,7 +62,7 @@ public struct Gateway: Sendable {
         case .models:
             return answer(.json(200, catalog.listing))
         case .chatCompletions:
-            return plan(chatCompletions: request, requestID: requestID, routeName: routeName, answer: answer)
+            return plan(chatCompletions: request, requestID: requestID, routeName: routeName, context: context, answer: answer)
         case .genericProxy(let base):
             guard configuration.genericProxy.enabled else {
                 return answer(.error(.notFound("the generic forwarder is disabled")))
@@ -68,10 +72,11 @@ public struct Gateway: Sendable {
             case .failure(let e): return answer(.error(e))
             case .success(let u): url = u
             }
-            switch attempt(nil, url: url, request: request, keys: .clientOnly, requestID: requestID, chat: true) {
+            let (body, hide, model) = Gateway.askingForUsage(request.body)
+            switch attempt(nil, url: url, request: request, keys: .clientOnly, requestID: requestID, chat: true, body: body) {
             case .failure(let e): return answer(.error(e))
             case .success(let a):
-                return Decision(action: .forward(ForwardPlan(attempts: [a], isChatCompletion: true, model: nil)),
+                return Decision(action: .forward(ForwardPlan(attempts: [a], isChatCompletion: true, model: model, hideUsage: hide)),
                                 route: routeName, requestID: requestID)
             }
         case .prebuiltProvider(let id):
@@ -79,10 +84,12 @@ public struct Gateway: Sendable {
                 return answer(.error(.notFound("unknown provider '\(id)'", code: "unknown_provider")))
             }
             let url = provider.chatCompletionsURL.addingQuery(request.query)
-            switch attempt(provider, url: url, request: request, keys: .provider(provider), requestID: requestID, chat: true) {
+            let (body, hide, model) = Gateway.askingForUsage(request.body)
+            switch attempt(provider, url: url, request: request, keys: .provider(provider), requestID: requestID, chat: true, body: body) {
             case .failure(let e): return answer(.error(e))
-            case .success(let a):
-                return Decision(action: .forward(ForwardPlan(attempts: [a], isChatCompletion: true, model: nil)),
+            case .success(var a):
+                if let model { a.prices = prices(model: model, provider: provider) }
+                return Decision(action: .forward(ForwardPlan(attempts: [a], isChatCompletion: true, model: model, hideUsage: hide)),
                                 route: routeName, requestID: requestID)
             }
         case .debug(let provider, let rest):
@@ -95,6 +102,21 @@ public struct Gateway: Sendable {
             case .success(let plan): return Decision(action: .forward(plan), route: routeName, requestID: requestID)
             }
         }
+    }
+
+    /// Routes 7 and 8: the body with `stream_options.include_usage` asked for when a streamed
+    /// client did not, whether to keep the usage chunk from it, and the body's model.
+    static func askingForUsage(_ body: [UInt8]) -> ([UInt8], Bool, String?) {
+        guard let parsed = ChatRequestBody(body) else { return (body, false, nil) }
+        guard parsed.shouldAskForUsage else { return (body, false, parsed.model) }
+        return (parsed.edited(model: nil, askForUsage: true), true, parsed.model)
+    }
+
+    /// The prices for `model` at `provider`: its catalog entry's, and whether the provider
+    /// reports its own cost.
+    func prices(model: String, provider: Provider) -> Usage.Prices {
+        let e = catalog.entry(model: model, provider: provider.id)
+        return Usage.Prices(prompt1K: e?.promptPrice1K, completion1K: e?.completionPrice1K, nativeUSD: provider.supportsNativeUsdCost)
     }
 
     func attempt(_ provider: Provider?, url: UpstreamURL, request: IncomingRequest, keys: HeaderPolicy.KeySource,

@@ -13,32 +13,50 @@ public struct ChatStreamTransform: Sendable {
         rewriter = ChatChunkRewriter(think: settings.think)
     }
 
+    /// The usage the stream reported (its last usage object), if any.
+    public private(set) var usage: Usage?
+
     /// Feeds upstream bytes; appends the bytes to send now to `out`.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        if settings.think.mode == .off {
-            out.append(contentsOf: bytes)
-            var done = sawDone
-            parser.feed(bytes, onEvent: { e in if ChatStreamTransform.isDone(e.data) { done = true } }, onOther: { _ in })
-            sawDone = done
-            return
-        }
+        // With nothing to rewrite or hold back, bytes go out as they came and are only watched.
+        let passBytes = settings.think.mode == .off && !settings.hideUsage
+        if passBytes { out.append(contentsOf: bytes) }
+        let rewriting = settings.think.mode != .off
+        let hide = settings.hideUsage
         var rewriter = self.rewriter
         var done = sawDone
+        var usage = self.usage
         parser.feed(bytes, onEvent: { e in
             if ChatStreamTransform.isDone(e.data) {
-                if let chunk = rewriter.flushChunk() { ChatStreamTransform.writeEvent(chunk, into: &out) }
+                if !passBytes {
+                    if rewriting, let chunk = rewriter.flushChunk() { ChatStreamTransform.writeEvent(chunk, into: &out) }
+                    out.append(contentsOf: e.raw)
+                }
                 done = true
-                out.append(contentsOf: e.raw)
-            } else if let rewritten = rewriter.rewrite(data: e.data) {
+                return
+            }
+            if let u = Usage.ofChunk(e.data) {
+                usage = u
+                if hide && ChatStreamTransform.isUsageOnly(e.data) { return }
+            }
+            if passBytes { return }
+            if rewriting, let rewritten = rewriter.rewrite(data: e.data) {
                 out.append(contentsOf: "data: ".utf8)
                 out.append(contentsOf: rewritten)
                 out.append(contentsOf: [0x0A, 0x0A])
             } else {
                 out.append(contentsOf: e.raw)
             }
-        }, onOther: { out.append(contentsOf: $0) })
+        }, onOther: { if !passBytes { out.append(contentsOf: $0) } })
         self.rewriter = rewriter
+        self.usage = usage
         sawDone = done
+    }
+
+    /// A chunk that carries usage and no choices: the usage chunk `include_usage` adds.
+    static func isUsageOnly(_ data: UnsafeRawBufferPointer) -> Bool {
+        guard let layout = ChatChunkLayout.scan(data) else { return false }
+        return layout.choices.isEmpty
     }
 
     static func isDone(_ data: UnsafeRawBufferPointer) -> Bool {
@@ -59,7 +77,7 @@ public struct ChatStreamTransform: Sendable {
     /// cleanly; either way a stream without `[DONE]` ends with an error event.
     public mutating func finish(upstreamComplete: Bool, reason: String, into out: inout [UInt8]) {
         guard !sawDone else { return }
-        if settings.think.mode != .off {
+        if settings.think.mode != .off || settings.hideUsage {
             // An event cut off mid-way is passed on as it came; held text is released.
             parser.flushPending { out.append(contentsOf: $0) }
             flushHeld(into: &out)

@@ -22,6 +22,8 @@ final class ProxyExchange {
     private var headTimer: LoopTimer?
     private var idleTimer: LoopTimer?
     private var scratch: [UInt8] = []
+    /// One entry per attempt, for the access log.
+    private var attemptLog: [JSONValue] = []
 
     /// Above this many unsent bytes the upstream is paused; it resumes once they are sent.
     static let highWaterBytes = 256 * 1024
@@ -67,12 +69,18 @@ final class ProxyExchange {
         record.upstreamStatus = status
         if record.ttfbSeconds == nil { record.ttfbSeconds = monotonicNow() - started }
         let outcome = AttemptOutcome.responded(status: status)
-        if FailoverPolicy.shouldTryNext(after: outcome, candidatesLeft: plan.attempts.count - attemptIndex - 1) {
+        let failed = status == 429 || status >= 500
+        noteAttempt(outcome, failed: failed)
+        switch FailoverPolicy.verdict(outcome, attempt: attemptIndex, of: plan.attempts.count) {
+        case .commit: break
+        case .tryNext, .giveUp:
             outcomes.append((attempt.label, outcome))
             failingOver = true
-            return false  // libcurl aborts the transfer; `done` moves on to the next candidate
+            return false  // libcurl aborts the transfer; `done` moves on, or answers the final error
         }
-        let plan = self.plan.responsePlan(for: attempt, status: status, upstreamHeaders: headers, requestID: requestID)
+        if !failed, plan.autoDetected, let model = plan.model, let id = attempt.providerID { worker.remembered[model] = id }
+        let plan = self.plan.responsePlan(for: attempt, status: status, upstreamHeaders: headers, requestID: requestID,
+                                          hideUsage: self.plan.hideUsage)
         response = plan
         record.provider = attempt.label
         record.status = status
@@ -119,7 +127,9 @@ final class ProxyExchange {
         }
         guard let response else {
             // Ended before a head: a connection failure.
-            outcomes.append((attempt.label, .connectionFailed(error ?? "no response")))
+            let outcome = AttemptOutcome.connectionFailed(error ?? "no response")
+            noteAttempt(outcome, failed: true)
+            outcomes.append((attempt.label, outcome))
             nextCandidateOrFail()
             return
         }
@@ -130,6 +140,7 @@ final class ProxyExchange {
             scratch.removeAll(keepingCapacity: true)
             chatStream!.finish(upstreamComplete: error == nil, reason: error ?? "", into: &scratch)
             if error != nil || !chatStream!.sawDone { record.outcome = "upstream_broke" }
+            account(chatStream!.usage)
             client.send(scratch)
             client.finishStream()
         case .chatJSON:
@@ -139,7 +150,11 @@ final class ProxyExchange {
                 return
             }
             guard case .chatJSON(let settings) = response.body else { return }
-            client.respond(status: response.status, headers: response.headers, body: settings.rewriteWhole(wholeBody))
+            let finished = settings.finishWhole(wholeBody, prices: attempt.prices)
+            account(finished.usage)
+            var headers = response.headers
+            if let cost = record.costUSD { headers.add("x-proxyd-cost-usd", CostFormat.string(cost)) }
+            client.respond(status: response.status, headers: headers, body: finished.body)
         }
         complete()
     }
@@ -148,8 +163,23 @@ final class ProxyExchange {
         guard let transfer, response == nil, !finished else { return }
         transfer.cancel()
         self.transfer = nil
+        noteAttempt(.timedOut, failed: true)
         outcomes.append((attempt.label, .timedOut))
         nextCandidateOrFail()
+    }
+
+    /// Records one attempt's outcome: the circuit breaker, and the access log's attempt list.
+    private func noteAttempt(_ outcome: AttemptOutcome, failed: Bool) {
+        if let id = attempt.providerID { worker.breaker.record(provider: id, failed: failed, now: worker.loop.now) }
+        attemptLog.append(.object([("provider", .string(attempt.label)), ("result", .string(outcome.summary))]))
+    }
+
+    /// Puts the answer's usage and cost into the record.
+    private func account(_ usage: Usage?) {
+        guard let usage else { return }
+        record.promptTokens = usage.promptTokens
+        record.completionTokens = usage.completionTokens
+        record.costUSD = usage.cost(prices: attempt.prices)
     }
 
     private func armIdleTimer() {
@@ -169,6 +199,7 @@ final class ProxyExchange {
             worker.metrics.recordFailover(from: attempt.label)
             worker.logger.warn("attempt", [("request_id", .string(requestID)), ("provider", .string(attempt.label)),
                                            ("result", .string(outcomes.last?.outcome.summary ?? "")), ("next", .string(plan.attempts[attemptIndex + 1].label))])
+            record.failovers += 1
             attemptIndex += 1
             startAttempt()
             return
@@ -203,6 +234,7 @@ final class ProxyExchange {
         client.onDrained = nil
         record.bytesOut = client.bytesSent
         record.durationSeconds = monotonicNow() - started
+        record.attemptDetails = attemptLog
         worker.finish(record)
     }
 }

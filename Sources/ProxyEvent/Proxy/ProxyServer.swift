@@ -25,10 +25,35 @@ public final class ProxyServer: @unchecked Sendable {
     /// The current configuration snapshot.
     var gateway: Gateway { snapshot.withLock { $0 } }
 
-    /// Replaces the configuration; requests already planned finish on the old one.
+    /// Replaces the configuration (keeping the loaded model list) and reloads the model list;
+    /// requests already planned finish on the old snapshot.
     public func replace(configuration: Configuration) {
-        snapshot.withLock { $0 = Gateway(configuration: configuration) }
+        snapshot.withLock { $0 = Gateway(configuration: configuration, modelList: $0.modelList) }
+        guard let first = workers.first else { return }
+        let box = UncheckedBox((self, first))
+        first.loop.execute {
+            let (server, worker) = box.value
+            if let settings = configuration.modelList {
+                if let loader = server.loader { loader.reload(settings: settings) } else {
+                    server.loader = ModelListLoader(worker: worker, server: server, settings: settings)
+                    server.loader?.start()
+                }
+            } else {
+                server.loader?.stop()
+                server.loader = nil
+                server.setReady(true)
+            }
+        }
     }
+
+    /// Installs a newly loaded model list with the current configuration, atomically.
+    func install(modelList: ModelList) {
+        snapshot.withLock { $0 = Gateway(configuration: $0.configuration, modelList: modelList) }
+        setReady(true)
+    }
+
+    /// Loads the model list on the first worker's loop (touched only there).
+    var loader: ModelListLoader?
 
     public var isReady: Bool { ready.load(ordering: .relaxed) }
 
@@ -58,6 +83,14 @@ public final class ProxyServer: @unchecked Sendable {
         // Wait until every loop has its server (bounded: a thread that fails to start traps).
         while started.withLock({ $0.contains { $0 == nil } }) { usleep(1000) }
         workers = started.withLock { $0.map { $0! } }
+        if let settings = gateway.configuration.modelList, let first = workers.first {
+            let box = UncheckedBox((self, first))
+            first.loop.execute {
+                let (server, worker) = box.value
+                server.loader = ModelListLoader(worker: worker, server: server, settings: settings)
+                server.loader?.start()
+            }
+        }
     }
 
     /// Stops accepting, lets requests in flight finish within `grace` seconds, cuts the rest,
@@ -69,8 +102,10 @@ public final class ProxyServer: @unchecked Sendable {
         let done = Mutex(false)
         for worker in workers {
             let w = UncheckedBox(worker)
+            let server = UncheckedBox(self)
             worker.loop.execute {
                 let worker = w.value
+                if worker === server.value.workers.first { server.value.loader?.stop() }
                 worker.server.stopAccepting()
                 let finish = {
                     worker.loop.stop()

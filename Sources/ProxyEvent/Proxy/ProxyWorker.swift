@@ -11,6 +11,10 @@ final class ProxyWorker {
     let logger: Logger
     let settings: ServerSettings
     private var idGenerator: RequestIDGenerator
+    /// Providers that keep failing are tried last for a while (per loop: no locks).
+    var breaker = CircuitBreaker()
+    /// Auto-detected models and the provider that last answered them.
+    var remembered: [String: String] = [:]
     var graceTimer: LoopTimer?
 
     init(loop: EventLoop, socket: ListeningSocket, shared: ProxyServer, index: Int) {
@@ -27,7 +31,10 @@ final class ProxyWorker {
 
     private func handle(_ exchange: ServerExchange) {
         let gateway = shared.gateway
-        let context = RequestContext(newRequestID: idGenerator.next(), ready: shared.isReady)
+        let now = loop.now
+        let context = RequestContext(newRequestID: idGenerator.next(), ready: shared.isReady,
+                                     rememberedProvider: { [unowned self] in remembered[$0] },
+                                     isCoolingDown: { [unowned self] in breaker.isCoolingDown($0, now: now) })
         let decision = gateway.decide(exchange.request, context: context)
         metrics.inFlight += 1
         switch decision.action {

@@ -5,7 +5,9 @@ import ProxyEvent
 
 /// A fake upstream and a proxyd (in this process), both on loopback port 0.
 final class Harness {
-    let fake: FakeUpstream
+    /// The fake upstreams: `FAKE0`, `FAKE1`, ... in the configuration (`FAKE` is the first).
+    let fakes: [FakeUpstream]
+    var fake: FakeUpstream { fakes[0] }
     let proxy: ProxyServer
     let logFD: Int32
     let logPath: String
@@ -14,10 +16,17 @@ final class Harness {
     var fakePort: Int { fake.port }
 
     /// - Parameter config: the configuration JSON; `FAKE` is replaced by the fake's `host:port`.
-    init(config: String = Harness.defaultConfig, environment: [String: String] = [:], workers: Int = 1) throws {
-        fake = FakeUpstream()
-        try fake.start()
-        let text = config.replacingAll("FAKE", with: "127.0.0.1:\(fake.port)")
+    init(config: String = Harness.defaultConfig, environment: [String: String] = [:], workers: Int = 1, fakes count: Int = 1) throws {
+        var started: [FakeUpstream] = []
+        for _ in 0..<count {
+            let f = FakeUpstream()
+            try f.start()
+            started.append(f)
+        }
+        fakes = started
+        var text = config
+        for (i, f) in started.enumerated().reversed() { text = text.replacingAll("FAKE\(i)", with: "127.0.0.1:\(f.port)") }
+        text = text.replacingAll("FAKE", with: "127.0.0.1:\(started[0].port)")
         let configuration = try ConfigurationLoader.load(file: Array(text.utf8), environment: environment,
                                                          overrides: CommandLineOverrides(listen: "127.0.0.1:0", workers: workers))
         var template = Array("/tmp/proxyd-test-log-XXXXXX".utf8CString)
@@ -29,7 +38,7 @@ final class Harness {
 
     deinit {
         proxy.shutdown(grace: 1)
-        fake.stop()
+        for f in fakes { f.stop() }
         close(logFD)
         unlink(logPath)
     }

@@ -1,0 +1,71 @@
+/// What proxyd reads from, and may change in, a chat-completion request body. Changes are
+/// spliced into the original bytes; everything else goes upstream byte for byte (SPEC §4).
+public struct ChatRequestBody: Sendable {
+    public let bytes: [UInt8]
+    let top: JSONScanner.TopLevel
+
+    /// The body's `model`, when it is a string.
+    public let model: String?
+    /// `"stream": true`.
+    public let stream: Bool
+    /// `stream_options.include_usage`, when given.
+    public let includeUsage: Bool?
+
+    /// Reads a body; nil when it is not a JSON object.
+    public init?(_ bytes: [UInt8]) {
+        guard let top = try? bytes.withUnsafeBytes({ try JSONScanner.topLevelObject($0, keys: ["model", "stream", "stream_options"]) }) else {
+            return nil
+        }
+        self.bytes = bytes
+        self.top = top
+        if let m = top.members["model"], m.isString {
+            model = m.plainString ?? (try? JSONValue.parse(Array(bytes[m.range])))?.stringValue
+        } else {
+            model = nil
+        }
+        stream = top.members["stream"].map { bytes[$0.range].elementsEqual("true".utf8) } ?? false
+        if let o = top.members["stream_options"], let v = try? JSONValue.parse(Array(bytes[o.range])) {
+            includeUsage = v["include_usage"]?.boolValue
+        } else {
+            includeUsage = nil
+        }
+    }
+
+    /// Whether `model` is present as a string (missing or not a string is a 400 on route 6).
+    public var hasModel: Bool { top.members["model"]?.isString ?? false }
+
+    /// Whether proxyd should ask for the usage chunk: a stream whose client did not ask
+    /// (an explicit `include_usage: false` counts as not asking).
+    public var shouldAskForUsage: Bool { stream && includeUsage != true }
+
+    /// The body with `model` replaced (when `model` is given) and `stream_options.include_usage`
+    /// set (when `askForUsage`).
+    public func edited(model newModel: String?, askForUsage: Bool) -> [UInt8] {
+        var edits: [(Range<Int>, [UInt8])] = []
+        if let newModel, let m = top.members["model"] {
+            edits.append((m.range, JSONValue.string(newModel).encoded()))
+        }
+        if askForUsage {
+            if let o = top.members["stream_options"] {
+                var value = (try? JSONValue.parse(Array(bytes[o.range]))) ?? .object([])
+                if case .object = value {} else { value = .object([]) }
+                edits.append((o.range, value.setting("include_usage", to: .bool(true)).encoded()))
+            } else {
+                let insertion = (top.isEmpty ? "" : ",") + #""stream_options":{"include_usage":true}"#
+                edits.append((top.closingBrace..<top.closingBrace, Array(insertion.utf8)))
+            }
+        }
+        guard !edits.isEmpty else { return bytes }
+        edits.sort { $0.0.lowerBound < $1.0.lowerBound }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 48)
+        var cursor = 0
+        for (range, replacement) in edits {
+            out.append(contentsOf: bytes[cursor..<range.lowerBound])
+            out.append(contentsOf: replacement)
+            cursor = range.upperBound
+        }
+        out.append(contentsOf: bytes[cursor...])
+        return out
+    }
+}

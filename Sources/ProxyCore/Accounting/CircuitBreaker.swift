@@ -1,0 +1,39 @@
+/// Remembers which providers keep failing, so a dead provider is tried last for a cool-down
+/// period instead of adding its time-out to every request. Time is passed in.
+public struct CircuitBreaker: Sendable {
+    /// Consecutive failures that open the breaker.
+    public let threshold: Int
+    /// How long an open breaker keeps its provider at the back, in seconds.
+    public let coolDown: Double
+
+    struct State: Sendable {
+        var failures = 0
+        var openUntil: Double?
+    }
+
+    var states: [String: State] = [:]
+
+    public init(threshold: Int = 3, coolDown: Double = 30) {
+        self.threshold = threshold
+        self.coolDown = coolDown
+    }
+
+    /// Records an attempt's outcome at time `now`.
+    public mutating func record(provider: String, failed: Bool, now: Double) {
+        var s = states[provider] ?? State()
+        if failed {
+            s.failures += 1
+            if s.failures >= threshold { s.openUntil = now + coolDown }
+        } else {
+            s = State()
+        }
+        states[provider] = s
+    }
+
+    /// Whether `provider` is cooling down at `now` (to be tried last). After the cool-down the
+    /// provider is tried normally again; one more failure reopens the breaker at once.
+    public func isCoolingDown(_ provider: String, now: Double) -> Bool {
+        guard let until = states[provider]?.openUntil else { return false }
+        return now < until
+    }
+}
