@@ -57,6 +57,12 @@ final class Harness {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The access log lines for `route`, parsed.
+    func accessLines(route: String) -> [JSONValue] {
+        log.split(separator: "\n").compactMap { try? JSONValue.parse(String($0)) }
+            .filter { $0["msg"]?.stringValue == "access" && $0["route"]?.stringValue == route }
+    }
+
     static let defaultConfig = """
     {"inheritDefaults": false,
      "server": {"maxBodyBytes": 11534336, "maxHeaderBytes": 8192},

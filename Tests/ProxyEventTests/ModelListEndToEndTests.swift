@@ -1,0 +1,125 @@
+import FakeUpstream
+import Glibc
+import ProxyCore
+import Testing
+
+@Suite("Model list loading and the OpenAI-compatible endpoints end to end")
+struct ModelListEndToEndTests {
+    static let config = """
+    {"inheritDefaults": false,
+     "modelList": {"url": "http://FAKE/model-list.json", "refreshSeconds": 0.2},
+     "providers": {"fake": {"baseUrl": "http://FAKE", "models": ["static-model"]}}}
+    """
+
+    static func list(_ models: [String], price: Double = 0.001) -> String {
+        "[" + models.map { #"{"model_version":"\#($0)","handle":"/fake/v1/chat/completions","prompt_price_1k":\#(price),"completion_price_1k":\#(price * 2)}"# }
+            .joined(separator: ",") + "]"
+    }
+
+    func models(_ h: Harness) throws -> [String] {
+        let (head, body) = try httpRequest(port: h.port, "GET", "/v1/models")
+        guard head.status == 200 else { return [] }
+        return try JSONValue.parse(body)["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+    }
+
+    func status(_ h: Harness, _ path: String) throws -> Int { try httpRequest(port: h.port, "GET", path).0.status }
+
+    @Test("not ready until the first list loads; refreshes follow the list; a failed refresh keeps the last good one")
+    func refreshCycle() throws {
+        let h = try Harness(config: Self.config)
+        #expect(try status(h, "/readyz") == 503)
+        #expect(try status(h, "/healthz") == 200)
+        h.fake.setModelList(status: 200, body: Self.list(["listed-a"]))
+        #expect(waitUntil(10) { (try? status(h, "/readyz")) == 200 })
+        #expect(waitUntil(10) { (try? models(h)) == ["static-model", "listed-a"] })
+        h.fake.setModelList(status: 200, body: Self.list(["listed-a", "listed-b"]))
+        #expect(waitUntil(10) { (try? models(h)) == ["static-model", "listed-a", "listed-b"] })
+        h.fake.setModelList(status: 500, body: "{}")
+        #expect(waitUntil(10) { h.log.contains("model list load failed") })
+        #expect(try models(h) == ["static-model", "listed-a", "listed-b"])
+        #expect(try status(h, "/readyz") == 200)
+        h.fake.setModelList(status: 200, body: "not json")
+        #expect(waitUntil(10) { h.log.contains("not valid JSON") })
+        #expect(try models(h) == ["static-model", "listed-a", "listed-b"])
+        h.fake.setModelList(status: 200, body: Self.list(["listed-c"]))
+        #expect(waitUntil(10) { (try? models(h)) == ["static-model", "listed-c"] })
+        let (_, metrics) = try httpRequest(port: h.port, "GET", "/metrics")
+        #expect(metrics.contains(#"proxyd_model_list_refreshes_total{result="failure"}"#))
+        #expect(metrics.contains(#"proxyd_model_list_refreshes_total{result="success"}"#))
+        // The legacy alias answers the same.
+        let (legacy, body) = try httpRequest(port: h.port, "GET", "/api/v1/models")
+        #expect(legacy.status == 200 && body.contains("listed-c"))
+    }
+
+    @Test("a model from the list is routed by its handle and costs its entry's prices")
+    func routedAndPriced() throws {
+        let h = try Harness(config: Self.config)
+        h.fake.setModelList(status: 200, body: Self.list(["priced"], price: 0.5))
+        #expect(waitUntil(10) { (try? models(h))?.contains("priced") == true })
+        let (head, body) = try httpRequest(port: h.port, "POST", "/v1/chat/completions", body: #"{"model":"priced","messages":[]}"#)
+        #expect(head.status == 200)
+        let usage = try JSONValue.parse(body)["usage"]
+        let p = Double(usage?["prompt_tokens"]?.intValue ?? 0), c = Double(usage?["completion_tokens"]?.intValue ?? 0)
+        let expected = p / 1000 * 0.5 + c / 1000 * 1.0
+        #expect(abs((Double(head.headers["x-proxyd-cost-usd"] ?? "") ?? -1) - expected) < 1e-9)
+        #expect(head.headers["x-proxyd-provider"] == "fake")
+        #expect(waitUntil(5) { h.log.contains(#""cost_usd":"#) && h.log.contains(#""prompt_tokens":\#(Int(p))"#) })
+    }
+
+    @Test("a streamed request gets usage counted without the client seeing the usage chunk")
+    func hiddenUsage() throws {
+        let h = try Harness(config: Self.config)
+        h.fake.setModelList(status: 200, body: Self.list(["priced"], price: 0.5))
+        #expect(waitUntil(10) { (try? models(h))?.contains("priced") == true })
+        let (_, body) = try httpRequest(port: h.port, "POST", "/v1/chat/completions", body: #"{"model":"priced","stream":true}"#)
+        #expect(!body.contains("prompt_tokens") && body.hasSuffix("data: [DONE]\n\n"))
+        let sent = try JSONValue.parse(try #require(h.fake.requests.last?.body))
+        #expect(sent["stream_options"]?["include_usage"]?.boolValue == true)
+        #expect(waitUntil(5) { h.accessLines(route: "chat_completions").first?["completion_tokens"]?.intValue ?? 0 > 0 })
+        let (_, asked) = try httpRequest(port: h.port, "POST", "/v1/chat/completions",
+                                         body: #"{"model":"priced","stream":true,"stream_options":{"include_usage":true}}"#)
+        #expect(asked.contains("prompt_tokens"))
+    }
+
+    @Test("a model list file works too, and MODEL_LIST_URL replaces the file's source")
+    func fileAndEnvironment() throws {
+        var template = Array("/tmp/proxyd-models-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        let path = String(cString: template)
+        defer { unlink(path) }
+        _ = Array(Self.list(["from-file"]).utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        let config = """
+        {"inheritDefaults": false, "modelList": {"file": "\(path)"},
+         "providers": {"fake": {"baseUrl": "http://FAKE"}}}
+        """
+        let h = try Harness(config: config)
+        #expect(waitUntil(10) { (try? models(h)) == ["from-file"] })
+        let probe = FakeUpstream()
+        try probe.start()
+        defer { probe.stop() }
+        probe.setModelList(status: 200, body: Self.list(["from-env"]))
+        let h2 = try Harness(config: config, environment: ["MODEL_LIST_URL": "http://127.0.0.1:\(probe.port)/model-list.json"])
+        #expect(waitUntil(10) { (try? models(h2)) == ["from-env"] })
+    }
+}
+
+@Suite("The official openai SDK on the model catalog", .enabled(if: PythonClient.available))
+struct CatalogSDKTests {
+    @Test("lists models, sees cost and provider headers on a whole answer, streams, gets NotFoundError")
+    func sdk() throws {
+        let h = try Harness(config: ModelListEndToEndTests.config)
+        h.fake.setModelList(status: 200, body: ModelListEndToEndTests.list(["listed"], price: 0.25))
+        #expect(waitUntil(10) { (try? httpRequest(port: h.port, "GET", "/readyz").0.status) == 200 })
+        let (status, out, err) = try PythonClient.run("openai_catalog.py", ["http://127.0.0.1:\(h.port)/v1", "listed"])
+        #expect(status == 0, "\(err)")
+        let r = try JSONValue.parse(out)
+        #expect(r["models"]?.arrayValue?.compactMap(\.stringValue) == ["static-model", "listed"])
+        #expect(r["whole"]?["provider"]?.stringValue == "fake")
+        #expect(Double(r["whole"]?["cost"]?.stringValue ?? "") ?? 0 > 0)
+        #expect(r["whole"]?["content"]?.stringValue == "Hello from the fake upstream.")
+        #expect(r["stream"]?["content"]?.stringValue == "Hello from the fake upstream.")
+        #expect(r["stream"]?["usage_seen"]?.boolValue == false)
+        #expect(r["unknown_model"]?["status"]?.intValue == 404)
+    }
+}
