@@ -13,6 +13,12 @@ public enum BodyHandling: Sendable {
     case chatStream(ChatStreamSettings)
     /// A whole JSON chat completion, rewritten once complete.
     case chatJSON(ChatStreamSettings)
+    /// An Anthropic event stream, translated to a chat-completions stream.
+    case anthropicStream(AnthropicTranslation)
+    /// A whole Anthropic answer, translated once complete.
+    case anthropicJSON(AnthropicTranslation)
+    /// An Anthropic error body, translated to the OpenAI error shape with the same status.
+    case anthropicError
 }
 
 /// Settings the chat transforms need.
@@ -35,7 +41,15 @@ extension ForwardPlan {
         let isSSE = contentType.hasPrefix("text/event-stream")
         let isJSON = contentType.hasPrefix("application/json")
         var body = BodyHandling.passThrough
-        if isChatCompletion {
+        if isChatCompletion, let translation = attempt.translation {
+            if !(200...299).contains(status) {
+                body = isJSON ? .anthropicError : .passThrough
+            } else if isSSE {
+                body = .anthropicStream(translation)
+            } else if isJSON {
+                body = .anthropicJSON(translation)
+            }
+        } else if isChatCompletion {
             let settings = ChatStreamSettings(think: attempt.think, hideUsage: hideUsage)
             if isSSE {
                 body = .chatStream(settings)
@@ -49,6 +63,7 @@ extension ForwardPlan {
         let rewritten: Bool
         if case .passThrough = body { rewritten = false } else { rewritten = true }
         var headers = HeaderPolicy.clientResponseHeaders(upstream: upstreamHeaders, bodyRewritten: rewritten)
+        if case .anthropicError = body { headers.set("Content-Type", "application/json") }
         headers.add("x-request-id", requestID)
         headers.add("x-proxyd-provider", attempt.label)
         if isSSE {

@@ -12,6 +12,8 @@ public struct UpstreamAttempt: Sendable {
     public var think: ThinkSettings
     /// Prices for the cost of this attempt's answer.
     public var prices: Usage.Prices = Usage.Prices()
+    /// Set when the upstream speaks the Anthropic Messages API and the answer is translated back.
+    public var translation: AnthropicTranslation?
 
     /// The label used in logs, metrics and `x-proxyd-provider`.
     public var label: String { providerID ?? url.authority }
@@ -57,6 +59,8 @@ public struct RequestContext {
     public var rememberedProvider: (String) -> String?
     /// Whether a provider's circuit breaker is open (it is tried last).
     public var isCoolingDown: (String) -> Bool
+    /// Seconds since the epoch, for the `created` of answers proxyd makes.
+    public var unixTime: Int = 0
 
     public init(newRequestID: String, ready: Bool = true, rememberedProvider: @escaping (String) -> String? = { _ in nil },
                 isCoolingDown: @escaping (String) -> Bool = { _ in false }) {

@@ -36,16 +36,26 @@ extension Gateway {
             return answer(.error(.notFound("no provider serves model '\(model.prefix(200))'", code: "model_not_found")))
         }
         var attempts: [UpstreamAttempt] = []
+        var refusals: [ProxyError] = []
         for (provider, url, upstreamModel) in candidates {
+            if provider.api == .anthropic {
+                switch anthropicAttempt(provider, url: url.addingQuery(request.query), model: upstreamModel, request: request,
+                                        requestID: requestID, context: context) {
+                case .success(let a): attempts.append(a)
+                case .failure(let e): refusals.append(e)
+                }
+                continue
+            }
             let forwardedBody = body.edited(model: upstreamModel == model ? nil : upstreamModel, askForUsage: body.shouldAskForUsage)
             switch attempt(provider, url: url.addingQuery(request.query), request: request, keys: .provider(provider),
                            requestID: requestID, chat: true, body: forwardedBody) {
             case .success(var a):
                 a.prices = prices(model: model, provider: provider)
                 attempts.append(a)
-            case .failure(let e): if candidates.count == 1 { return answer(.error(e)) }
+            case .failure(let e): refusals.append(e)
             }
         }
+        if attempts.isEmpty, let first = refusals.first { return answer(.error(first)) }
         guard !attempts.isEmpty else {
             return answer(.error(.unauthorized("no candidate provider for '\(model)' has an API key", code: "missing_api_key")))
         }

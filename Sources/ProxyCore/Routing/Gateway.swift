@@ -84,6 +84,14 @@ public struct Gateway: Sendable {
                 return answer(.error(.notFound("unknown provider '\(id)'", code: "unknown_provider")))
             }
             let url = provider.chatCompletionsURL.addingQuery(request.query)
+            if provider.api == .anthropic {
+                switch anthropicAttempt(provider, url: url, model: nil, request: request, requestID: requestID, context: context) {
+                case .failure(let e): return answer(.error(e))
+                case .success(let a):
+                    return Decision(action: .forward(ForwardPlan(attempts: [a], isChatCompletion: true, model: Gateway.modelOf(request.body))),
+                                    route: routeName, requestID: requestID)
+                }
+            }
             let (body, hide, model) = Gateway.askingForUsage(request.body)
             switch attempt(provider, url: url, request: request, keys: .provider(provider), requestID: requestID, chat: true, body: body) {
             case .failure(let e): return answer(.error(e))
@@ -117,6 +125,46 @@ public struct Gateway: Sendable {
     func prices(model: String, provider: Provider) -> Usage.Prices {
         let e = catalog.entry(model: model, provider: provider.id)
         return Usage.Prices(prompt1K: e?.promptPrice1K, completion1K: e?.completionPrice1K, nativeUSD: provider.supportsNativeUsdCost)
+    }
+
+    static func modelOf(_ body: [UInt8]) -> String? { ChatRequestBody(body)?.model }
+
+    /// An attempt at a provider that speaks the Anthropic Messages API: the request translated,
+    /// the answer to be translated back.
+    func anthropicAttempt(_ provider: Provider, url: UpstreamURL, model: String?, request: IncomingRequest, requestID: String,
+                          context: RequestContext) -> Result<UpstreamAttempt, ProxyError> {
+        guard let body = try? JSONValue.parse(request.body) else {
+            return .failure(.badRequest("request body is not valid JSON", code: "invalid_json"))
+        }
+        guard let upstreamModel = model ?? body["model"]?.stringValue else {
+            return .failure(.badRequest("request body has no 'model' string", code: "missing_model"))
+        }
+        let translated: Anthropic.Request
+        switch AnthropicRequestTranslator.translate(body, model: upstreamModel, defaultMaxTokens: provider.defaultMaxTokens) {
+        case .failure(let e): return .failure(e)
+        case .success(let r): translated = r
+        }
+        var client = request.headers
+        // The OpenAI SDK can only send a Bearer key; Anthropic wants it in x-api-key.
+        if provider.apiKey == nil, !client.contains("x-api-key"), let auth = client["Authorization"],
+           auth.lowercasedASCII.hasPrefix("bearer "), configuration.authKeys.isEmpty {
+            client.remove("Authorization")
+            client.add("x-api-key", String(auth.dropFirst(7)))
+        }
+        var req = request
+        req.headers = client
+        return attempt(provider, url: url, request: req, keys: .provider(provider), requestID: requestID, chat: true,
+                       body: translated.json.encoded()).map { a in
+            var a = a
+            a.headers.set("Content-Type", "application/json")
+            if !a.headers.contains("anthropic-version") { a.headers.add("anthropic-version", "2023-06-01") }
+            a.prices = prices(model: body["model"]?.stringValue ?? upstreamModel, provider: provider)
+            let think = a.think
+            a.translation = AnthropicTranslation(created: context.unixTime,
+                                                 includeUsage: body["stream_options"]?["include_usage"]?.boolValue ?? false,
+                                                 reasoningField: think.field, keepReasoning: think.mode != .strip)
+            return a
+        }
     }
 
     func attempt(_ provider: Provider?, url: UpstreamURL, request: IncomingRequest, keys: HeaderPolicy.KeySource,

@@ -16,6 +16,9 @@ final class ProxyExchange {
     private var transfer: UpstreamTransfer?
     private var response: ResponsePlan?
     private var chatStream: ChatStreamTransform?
+    private var anthropicStream: AnthropicStreamTranslator?
+    /// An error that arrived in place of an answer, to send once the transfer has ended.
+    private var pendingError: ProxyError?
     private var wholeBody: [UInt8] = []
     private var finished = false
     private var failingOver = false
@@ -51,6 +54,8 @@ final class ProxyExchange {
         let a = attempt
         record.attempts += 1
         response = nil
+        chatStream = nil
+        anthropicStream = nil
         let request = UpstreamRequest(url: a.url, method: a.method, headers: a.headers, body: a.body,
                                       connectTimeoutSeconds: a.timeoutSeconds)
         transfer = worker.upstream.start(request, handler: UpstreamTransfer.Handler(
@@ -68,44 +73,69 @@ final class ProxyExchange {
         headTimer?.cancel()
         record.upstreamStatus = status
         if record.ttfbSeconds == nil { record.ttfbSeconds = monotonicNow() - started }
-        let outcome = AttemptOutcome.responded(status: status)
-        let failed = status == 429 || status >= 500
-        noteAttempt(outcome, failed: failed)
-        switch FailoverPolicy.verdict(outcome, attempt: attemptIndex, of: plan.attempts.count) {
-        case .commit: break
-        case .tryNext, .giveUp:
-            outcomes.append((attempt.label, outcome))
-            failingOver = true
+        guard accept(.responded(status: status)) else {
             return false  // libcurl aborts the transfer; `done` moves on, or answers the final error
         }
-        if !failed, plan.autoDetected, let model = plan.model, let id = attempt.providerID { worker.remembered[model] = id }
+        if status < 400, plan.autoDetected, let model = plan.model, let id = attempt.providerID { worker.remembered[model] = id }
         let plan = self.plan.responsePlan(for: attempt, status: status, upstreamHeaders: headers, requestID: requestID,
                                           hideUsage: self.plan.hideUsage)
         response = plan
         record.provider = attempt.label
         record.status = status
+        wholeBody = []
         switch plan.body {
-        case .passThrough: break
-        case .chatStream(let settings): chatStream = ChatStreamTransform(settings: settings)
-        case .chatJSON: wholeBody = []
+        case .passThrough, .chatStream:
+            if case .chatStream(let settings) = plan.body { chatStream = ChatStreamTransform(settings: settings) }
+            client.startStream(status: status, headers: plan.headers)
+        case .anthropicStream(let translation):
+            // The head waits for the first translated output: an error before it can still fail over.
+            anthropicStream = AnthropicStreamTranslator(translation)
+        case .chatJSON, .anthropicJSON, .anthropicError:
+            break  // the head goes out with the whole, rewritten body
         }
-        if case .chatJSON = plan.body { return true }  // the head goes out with the rewritten body
-        client.startStream(status: status, headers: plan.headers)
         armIdleTimer()
         return true
+    }
+
+    /// Records an attempt's outcome and decides whether its answer goes to the client. On false
+    /// the attempt is abandoned: `done` tries the next candidate or answers the final error.
+    private func accept(_ outcome: AttemptOutcome) -> Bool {
+        var failed = false
+        if case .responded(let status) = outcome { failed = status == 429 || status >= 500 }
+        noteAttempt(outcome, failed: failed)
+        switch FailoverPolicy.verdict(outcome, attempt: attemptIndex, of: plan.attempts.count) {
+        case .commit:
+            return true
+        case .tryNext, .giveUp:
+            outcomes.append((attempt.label, outcome))
+            failingOver = true
+            return false
+        }
     }
 
     private func body(_ bytes: UnsafeRawBufferPointer) -> UpstreamTransfer.BodyVerdict {
         guard let response, !client.isEnded else { return .cancel }
         armIdleTimer()
         switch response.body {
-        case .chatJSON:
+        case .chatJSON, .anthropicJSON, .anthropicError:
             wholeBody.append(contentsOf: bytes)
             return .accepted
-        case .passThrough, .chatStream:
+        case .passThrough, .chatStream, .anthropicStream:
             if client.pendingOutputBytes > ProxyExchange.highWaterBytes { return .pause }
         }
-        if chatStream != nil {
+        if anthropicStream != nil {
+            for event in anthropicStream!.feed(bytes) {
+                switch event {
+                case .output(let out):
+                    if !client.hasStarted { client.startStream(status: response.status, headers: response.headers) }
+                    client.send(out)
+                case .failedBeforeOutput(let status, let error):
+                    // Nothing reached the client yet: this counts as the attempt's answer.
+                    if accept(.responded(status: status)) { pendingError = error }
+                    return .cancel
+                }
+            }
+        } else if chatStream != nil {
             scratch.removeAll(keepingCapacity: true)
             chatStream!.feed(bytes, into: &scratch)
             client.send(scratch)
@@ -125,6 +155,10 @@ final class ProxyExchange {
             nextCandidateOrFail()
             return
         }
+        if let pendingError {
+            respondError(pendingError)
+            return
+        }
         guard let response else {
             // Ended before a head: a connection failure.
             let outcome = AttemptOutcome.connectionFailed(error ?? "no response")
@@ -133,30 +167,54 @@ final class ProxyExchange {
             nextCandidateOrFail()
             return
         }
+        if error != nil { record.outcome = "upstream_broke" }
         switch response.body {
         case .passThrough:
-            if error == nil { client.finishStream() } else { record.outcome = "upstream_broke"; client.abortStream() }
+            if error == nil { client.finishStream() } else { client.abortStream() }
         case .chatStream:
             scratch.removeAll(keepingCapacity: true)
             chatStream!.finish(upstreamComplete: error == nil, reason: error ?? "", into: &scratch)
-            if error != nil || !chatStream!.sawDone { record.outcome = "upstream_broke" }
+            if !chatStream!.sawDone { record.outcome = "upstream_broke" }
             account(chatStream!.usage)
             client.send(scratch)
             client.finishStream()
-        case .chatJSON:
-            if let error {
-                record.outcome = "upstream_broke"
-                respondError(.badGateway("upstream answer broke off: \(error)", code: "upstream_incomplete"))
+        case .anthropicStream:
+            let tail = anthropicStream!.finish(upstreamComplete: error == nil, reason: error ?? "")
+            account(anthropicStream!.usage)
+            if !anthropicStream!.sawStop { record.outcome = "upstream_broke" }
+            guard client.hasStarted else {
+                respondError(.badGateway("upstream stream ended before any output" + (error.map { ": \($0)" } ?? ""),
+                                         code: "upstream_incomplete"))
                 return
             }
-            guard case .chatJSON(let settings) = response.body else { return }
+            client.send(tail)
+            client.finishStream()
+        case .chatJSON(let settings):
+            if let error { respondError(.badGateway("upstream answer broke off: \(error)", code: "upstream_incomplete")); return }
             let finished = settings.finishWhole(wholeBody, prices: attempt.prices)
             account(finished.usage)
-            var headers = response.headers
-            if let cost = record.costUSD { headers.add("x-proxyd-cost-usd", CostFormat.string(cost)) }
-            client.respond(status: response.status, headers: headers, body: finished.body)
+            respondWhole(response, body: finished.body)
+        case .anthropicJSON(let translation):
+            if let error { respondError(.badGateway("upstream answer broke off: \(error)", code: "upstream_incomplete")); return }
+            guard let translated = AnthropicResponseTranslator.translateWhole(wholeBody, translation) else {
+                respondError(.badGateway("upstream answer is not an Anthropic message", code: "upstream_malformed"))
+                return
+            }
+            account(translated.usage)
+            respondWhole(response, body: translated.body)
+        case .anthropicError:
+            client.respond(status: response.status, headers: response.headers,
+                           body: AnthropicResponseTranslator.translateError(status: response.status, body: wholeBody))
         }
         complete()
+    }
+
+    /// Sends a whole answer, with its cost when known.
+    private func respondWhole(_ response: ResponsePlan, body: [UInt8]) {
+        var headers = response.headers
+        headers.set("Content-Type", "application/json")
+        if let cost = record.costUSD { headers.add("x-proxyd-cost-usd", CostFormat.string(cost)) }
+        client.respond(status: response.status, headers: headers, body: body)
     }
 
     private func headTimedOut() {

@@ -1,3 +1,4 @@
+import Glibc
 import ProxyCore
 
 /// One event loop's share of the proxy: its HTTP server, its upstream client and its metrics.
@@ -32,9 +33,10 @@ final class ProxyWorker {
     private func handle(_ exchange: ServerExchange) {
         let gateway = shared.gateway
         let now = loop.now
-        let context = RequestContext(newRequestID: idGenerator.next(), ready: shared.isReady,
+        var context = RequestContext(newRequestID: idGenerator.next(), ready: shared.isReady,
                                      rememberedProvider: { [unowned self] in remembered[$0] },
                                      isCoolingDown: { [unowned self] in breaker.isCoolingDown($0, now: now) })
+        context.unixTime = time(nil)
         let decision = gateway.decide(exchange.request, context: context)
         metrics.inFlight += 1
         switch decision.action {

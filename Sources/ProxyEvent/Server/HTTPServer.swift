@@ -58,6 +58,9 @@ public final class HTTPServer {
     }
 
     deinit {
+        // evhttp_free closes every connection, firing their callbacks: detach the exchanges
+        // first so none of them reports back to a server that is going away.
+        for exchange in live.values { exchange.detach() }
         evhttp_free(http)
     }
 

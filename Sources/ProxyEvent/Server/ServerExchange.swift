@@ -137,6 +137,14 @@ public final class ServerExchange {
         onClientGone?()
     }
 
+    /// Drops every callback into this exchange; evhttp frees the request with its connection.
+    func detach() {
+        if state == .flushing { evhttp_request_set_on_complete_cb(req, nil, nil) }
+        finishUp()
+        onClientGone = nil
+        onDrained = nil
+    }
+
     private func drained() {
         if state == .aborting { closeConnection(); return }
         onDrained?()
