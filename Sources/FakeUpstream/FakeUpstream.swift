@@ -16,7 +16,9 @@ import Synchronization
 /// - `x-fake-head-delay-ms: D` wait before sending the response head;
 /// - `x-fake-break-after: N` send N chunks, then drop the connection mid-stream;
 /// - `x-fake-no-done: 1` end the stream cleanly but without `[DONE]` / `message_stop`;
-/// - `x-fake-hang: 1` never answer.
+/// - `x-fake-hang: 1` never answer;
+/// - Anthropic only: `x-fake-tool: NAME` (and `x-fake-tool-input: JSON`) answers with a tool_use
+///   block; `x-fake-stream-error: TYPE` sends an error event right after message_start.
 /// Routes: `POST …/chat/completions`, `POST …/v1/messages`, `GET …/models`, `GET /bulk?bytes=N`
 /// (N bytes of octet-stream, sent as fast as the reader takes them); anything else echoes
 /// what it received as JSON.
@@ -254,6 +256,11 @@ struct Script {
     var breakAfter: Int?
     var noDone = false
     var hang = false
+    /// Anthropic: answer with a tool_use block for this tool, with this input.
+    var tool: String?
+    var toolInput = #"{"city":"Paris","days":2}"#
+    /// Anthropic: an error event of this type right after message_start.
+    var streamError: String?
 
     init(_ h: HTTPHeaders) {
         if let v = h["x-fake-chunks"].flatMap({ Int($0) }) { chunks = max(1, v) }
@@ -265,6 +272,9 @@ struct Script {
         breakAfter = h["x-fake-break-after"].flatMap { Int($0) }
         noDone = h["x-fake-no-done"] != nil
         hang = h["x-fake-hang"] != nil
+        tool = h["x-fake-tool"]
+        if let v = h["x-fake-tool-input"] { toolInput = v }
+        streamError = h["x-fake-stream-error"]
     }
 
     /// `text` cut into `n` nearly equal pieces on character boundaries.
