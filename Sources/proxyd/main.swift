@@ -62,8 +62,9 @@ case .serve(let path, let overrides):
         exit(1)
     }
     let mainLoop = EventLoop()
-    logger.info("listening", [("address", .string("\(configuration.server.listenHost):\(server.port)")),
-                              ("workers", .int(configuration.server.workers)), ("version", .string(Version.string))])
+    // Written whatever the log level: it is how an operator (or a script) learns the port.
+    logger.log(.info, "listening", [("address", .string("\(configuration.server.listenHost):\(server.port)")),
+                                    ("workers", .int(configuration.server.workers)), ("version", .string(Version.string))], always: true)
     var grace = configuration.server.shutdownGraceSeconds
     let stop = {
         logger.info("shutting down", [("grace_seconds", .double(grace))])

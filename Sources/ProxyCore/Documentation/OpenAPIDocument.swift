@@ -1,101 +1,175 @@
-/// The OpenAPI 3.1 description of proxyd's routes served at `/openapi.json`.
+/// The OpenAPI 3.1 description of proxyd's routes served at `/openapi.json`: every route with
+/// its summary, description, tags, parameters, request and response schemas, and every status it
+/// can answer.
 public enum OpenAPIDocument {
-    static func errorResponses(_ codes: [(String, String)]) -> [(String, JSONValue)] {
-        codes.map { ($0.0, .object([
-            ("description", .string($0.1)),
-            ("content", .object([("application/json", .object([("schema", .object([("$ref", .string("#/components/schemas/Error"))]))]))])),
-        ])) }
+    typealias J = JSONValue
+
+    static func ref(_ name: String) -> J { .object([("$ref", .string("#/components/schemas/\(name)"))]) }
+    static func obj(_ members: [(String, J)]) -> J { .object(members) }
+    static func str(_ s: String) -> J { .string(s) }
+    static func type(_ t: String, _ extra: [(String, J)] = []) -> J { obj([("type", str(t))] + extra) }
+
+    static let errorMeanings: [String: String] = [
+        "400": "malformed request: bad JSON, missing model, unsafe path or base URL",
+        "401": "missing or invalid proxy key (when auth.keys is set), or a provider needs an API key",
+        "403": "path or host not allowed",
+        "404": "unknown route, provider or model",
+        "405": "method not allowed here (see the Allow header)",
+        "413": "request body larger than server.maxBodyBytes",
+        "431": "request line and headers larger than server.maxHeaderBytes",
+        "502": "upstream connection failed or answered malformed data",
+        "503": "no candidate left (the message names each attempt), or not ready",
+        "504": "upstream did not send its response head in time",
+    ]
+
+    static func errors(_ codes: [String]) -> [(String, J)] {
+        codes.map { ($0, obj([("description", str(errorMeanings[$0] ?? "error")),
+                               ("content", obj([("application/json", obj([("schema", ref("Error"))]))]))])) }
     }
 
-    static func operation(_ summary: String, _ description: String, tag: String, ok: String,
-                          errors: [(String, String)], parameters: [JSONValue] = [], body: Bool = false) -> JSONValue {
-        var members: [(String, JSONValue)] = [
-            ("summary", .string(summary)),
-            ("description", .string(description)),
-            ("tags", .array([.string(tag)])),
-        ]
-        if !parameters.isEmpty { members.append(("parameters", .array(parameters))) }
-        if body {
-            members.append(("requestBody", .object([
-                ("required", .bool(true)),
-                ("content", .object([("application/json", .object([("schema", .object([("type", .string("object"))]))]))])),
-            ])))
+    static func json(_ description: String, _ schema: J) -> J {
+        obj([("description", str(description)), ("content", obj([("application/json", obj([("schema", schema)]))]))])
+    }
+
+    static func operation(_ summary: String, _ description: String, tag: String, responses: [(String, J)],
+                          parameters: [J] = [], body: J? = nil) -> J {
+        var m: [(String, J)] = [("summary", str(summary)), ("description", str(description)), ("tags", .array([str(tag)]))]
+        if !parameters.isEmpty { m.append(("parameters", .array(parameters))) }
+        if let body {
+            m.append(("requestBody", obj([("required", .bool(true)), ("content", obj([("application/json", obj([("schema", body)]))]))])))
         }
-        members.append(("responses", .object([("200", .object([("description", .string(ok))]))] + errorResponses(errors))))
-        return .object(members)
+        m.append(("responses", obj(responses)))
+        return obj(m)
     }
 
-    static func pathParameter(_ name: String, _ description: String) -> JSONValue {
-        .object([("name", .string(name)), ("in", .string("path")), ("required", .bool(true)),
-                 ("description", .string(description)), ("schema", .object([("type", .string("string"))]))])
+    static func pathParameter(_ name: String, _ description: String) -> J {
+        obj([("name", str(name)), ("in", str("path")), ("required", .bool(true)), ("description", str(description)),
+             ("schema", type("string", [("minLength", .int(1))]))])
     }
 
-    static let unauthorized = ("401", "missing or invalid proxy key (when auth.keys is set)")
-    static let upstreamErrors = [("502", "upstream connection failed or answered malformed data"),
-                                 ("503", "no candidate left"), ("504", "upstream timed out before its response head")]
+    static let chatResponses: [(String, J)] = [
+        ("200", obj([("description", str("the chat completion: JSON, or an SSE stream of chunks when the request set stream")),
+                     ("content", obj([("application/json", obj([("schema", ref("ChatCompletion"))])),
+                                      ("text/event-stream", obj([("schema", type("string", [("description", str("data: lines, each a ChatCompletionChunk, then data: [DONE]"))]))]))]))])),
+    ] + errors(["400", "401", "403", "404", "413", "502", "503", "504"])
+        + [("default", obj([("description", str("an upstream's own error answer, passed through (OpenAI-shaped)")),
+                            ("content", obj([("application/json", obj([("schema", ref("Error"))]))]))]))]
+
+    static let passThroughResponses: [(String, J)] = errors(["400", "401", "403", "404", "413", "502", "503", "504"])
+        + [("default", obj([("description", str("whatever the upstream answered, passed through")),
+                            ("content", obj([("*/*", obj([("schema", obj([]))]))]))]))]
 
     /// The document.
     public static let document: JSONValue = {
-        let chat = operation("Chat completion routed by model",
-                             "Chooses providers for the body's model: catalog entries by priority, then a provider/model prefix, then auto-detecting providers. Fails over on connection errors, timeouts, 429 and 5xx before any byte reaches the client.",
-                             tag: "openai", ok: "the upstream's chat completion, JSON or an SSE stream",
-                             errors: [("400", "malformed JSON or missing model"), unauthorized, ("404", "no provider serves the model")] + upstreamErrors,
-                             body: true)
-        let models = operation("List models", "The merged model catalog in the OpenAI list format, each model once.",
-                               tag: "openai", ok: "a model list", errors: [unauthorized])
-        let pass: [(String, JSONValue)] = ["get", "post", "put", "patch", "delete"].map { method in
-            (method, operation("Universal pass-through (\(method.uppercased()))",
-                               "Forwards to the provider's baseUrl followed by the rest of the path when the rest matches one of the provider's allowedPaths. Method, query, body and end-to-end headers pass through.",
-                               tag: "forwarding", ok: "the upstream's answer",
-                               errors: [("400", "unsafe path"), unauthorized, ("403", "path not allowed"), ("404", "unknown provider")] + upstreamErrors,
-                               parameters: [pathParameter("provider", "a provider id from the configuration"),
-                                            pathParameter("rest", "the upstream path; spans several segments")]))
+        let chat = operation(
+            "Chat completion routed by model",
+            "Chooses providers for the body's model: catalog entries by priority, then a provider/model prefix, then auto-detecting providers. Fails over on connection errors, timeouts, 429 and 5xx before any byte reaches the client. Reasoning in <think> tags moves to reasoning_content; Anthropic providers are translated both ways.",
+            tag: "openai", responses: chatResponses, body: ref("ChatCompletionRequest"))
+        let models = operation("List models", "The merged model catalog (providers' models and the model list), each model once, owned by the provider tried first.",
+                               tag: "openai", responses: [("200", json("the model list", ref("ModelList")))] + errors(["401"]))
+        let passMethods: [(String, J)] = ["get", "post", "put", "patch", "delete"].map { method in
+            (method, operation(
+                "Universal pass-through (\(method.uppercased()))",
+                "Forwards to the provider's baseUrl followed by the rest of the path when the rest matches one of the provider's allowedPaths. Method, query, body and end-to-end headers pass through; unsafe paths (dot segments, //, encoded delimiters, control bytes) are refused.",
+                tag: "forwarding", responses: passThroughResponses,
+                parameters: [pathParameter("provider", "a provider id from the configuration"),
+                             pathParameter("rest", "the upstream path after the provider id; spans several segments")]))
         }
-        let debug: [(String, JSONValue)] = ["get", "post"].map { method in
-            (method, operation("Routing dry run", "Explains how /{provider}/{rest} would be routed: target URL, matched pattern or refusal, headers with secrets redacted. 404 unless debugRoutes is on.",
-                               tag: "operations", ok: "the explanation", errors: [unauthorized, ("404", "debug routes are off")],
-                               parameters: [pathParameter("provider", "a provider id"),
-                                            pathParameter("rest", "the upstream path; spans several segments")]))
+        let debugMethods: [(String, J)] = ["get", "post"].map { method in
+            (method, operation(
+                "Routing dry run (\(method.uppercased()))",
+                "Explains how /{provider}/{rest} would be routed: target URL, matched pattern or the refusal's status and reason, and the headers that would be sent with every secret redacted. 404 unless debugRoutes is on.",
+                tag: "operations", responses: [("200", json("the explanation", ref("DryRun")))] + errors(["401", "404"]),
+                parameters: [pathParameter("provider", "a provider id"),
+                             pathParameter("rest", "the upstream path; spans several segments")]))
         }
-        let paths: [(String, JSONValue)] = [
-            ("/healthz", .object([("get", operation("Liveness", "200 while the process serves.", tag: "operations", ok: "status ok", errors: []))])),
-            ("/readyz", .object([("get", operation("Readiness", "200 when ready; 503 while a configured model list has never loaded.", tag: "operations", ok: "ready", errors: [("503", "the model list has not loaded")]))])),
-            ("/metrics", .object([("get", operation("Prometheus metrics", "Counters and histograms in the Prometheus text exposition format.", tag: "operations", ok: "metrics text", errors: [unauthorized]))])),
-            ("/openapi.json", .object([("get", operation("This document", "The OpenAPI description of every route.", tag: "operations", ok: "the document", errors: [unauthorized]))])),
-            ("/v1/models", .object([("get", models)])),
-            ("/api/v1/models", .object([("get", models)])),
-            ("/v1/chat/completions", .object([("post", chat)])),
-            ("/api/v1/chat/completions", .object([("post", chat)])),
-            ("/proxy/{base_url}/v1/chat/completions", .object([("post", operation(
-                "Generic forwarder", "Forwards to the client-named base URL followed by /v1/chat/completions when its host is in genericProxy.allowedHosts. Configured keys are never sent here.",
-                tag: "forwarding", ok: "the upstream's chat completion",
-                errors: [("400", "malformed base URL"), unauthorized, ("403", "host not allowed"), ("404", "forwarder disabled")] + upstreamErrors,
-                parameters: [pathParameter("base_url", "an http(s) base URL; spans several segments, may be percent-encoded")], body: true))])),
-            ("/provider/{id}/v1/chat/completions", .object([("post", operation(
-                "Prebuilt provider", "Forwards to the provider's chatCompletionsUrl.", tag: "forwarding", ok: "the upstream's chat completion",
-                errors: [unauthorized, ("404", "unknown provider")] + upstreamErrors,
-                parameters: [pathParameter("id", "a provider id")], body: true))])),
-            ("/debug/{provider}/{rest}", .object(debug)),
-            ("/{provider}/{rest}", .object(pass)),
+        let paths: [(String, J)] = [
+            ("/healthz", obj([("get", operation("Liveness", "200 while the process serves.", tag: "operations",
+                                                responses: [("200", json("serving", ref("Status")))]))])),
+            ("/readyz", obj([("get", operation("Readiness", "200 when ready; 503 while a configured model list has never loaded.", tag: "operations",
+                                               responses: [("200", json("ready", ref("Status")))] + errors(["503"])))])),
+            ("/metrics", obj([("get", operation("Prometheus metrics", "Requests, durations, upstream time to first byte, requests in flight, tokens, cost, failovers and model-list refreshes in the Prometheus text exposition format.",
+                                                tag: "operations",
+                                                responses: [("200", obj([("description", str("metrics")), ("content", obj([("text/plain", obj([("schema", type("string"))]))]))]))] + errors(["401"])))])),
+            ("/openapi.json", obj([("get", operation("This document", "The OpenAPI description of every route.", tag: "operations",
+                                                     responses: [("200", json("the document", type("object")))] + errors(["401"])))])),
+            ("/v1/models", obj([("get", models)])),
+            ("/api/v1/models", obj([("get", models)])),
+            ("/v1/chat/completions", obj([("post", chat)])),
+            ("/api/v1/chat/completions", obj([("post", chat)])),
+            ("/proxy/{base_url}/v1/chat/completions", obj([("post", operation(
+                "Generic forwarder",
+                "Forwards to the client-named base URL followed by /v1/chat/completions when its host is in genericProxy.allowedHosts (by default the configured providers' hosts). Configured keys are never sent here; the client's own Authorization is.",
+                tag: "forwarding", responses: chatResponses,
+                parameters: [obj([("name", str("base_url")), ("in", str("path")), ("required", .bool(true)),
+                                  ("description", str("an http(s) base URL; spans several segments; may arrive with its // collapsed or percent-encoded")),
+                                  ("schema", type("string", [("pattern", str(#"^[Hh][Tt][Tt][Pp][Ss]?(:|%3[Aa])(/|%2[Ff]){1,2}[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?)*((:|%3[Aa])[1-9][0-9]{0,3})?((/|%2[Ff])[A-Za-z0-9][A-Za-z0-9._~-]*)*$"#))]))])],
+                body: ref("ChatCompletionRequest")))])),
+            ("/provider/{id}/v1/chat/completions", obj([("post", operation(
+                "Prebuilt provider", "Forwards to the provider's chatCompletionsUrl (translated for Anthropic providers).",
+                tag: "forwarding", responses: chatResponses, parameters: [pathParameter("id", "a provider id")], body: ref("ChatCompletionRequest")))])),
+            ("/debug/{provider}/{rest}", obj(debugMethods)),
+            ("/{provider}/{rest}", obj(passMethods)),
         ]
-        return .object([
-            ("openapi", .string("3.1.0")),
-            ("info", .object([("title", .string("proxyd")), ("version", .string(Version.string)),
-                              ("description", .string("An LLM API gateway: routing, reasoning normalization, dialect translation, failover and cost accounting."))])),
-            ("paths", .object(paths)),
-            ("components", .object([("schemas", .object([("Error", .object([
-                ("type", .string("object")),
-                ("required", .array([.string("error")])),
-                ("properties", .object([("error", .object([
-                    ("type", .string("object")),
-                    ("required", .array([.string("message"), .string("type"), .string("code")])),
-                    ("properties", .object([
-                        ("message", .object([("type", .string("string"))])),
-                        ("type", .object([("type", .string("string"))])),
-                        ("code", .object([("type", .string("string"))])),
-                    ])),
-                ]))])),
+        let nullableString = obj([("type", .array([str("string"), str("null")]))])
+        let schemas: [(String, J)] = [
+            ("Error", type("object", [("required", .array([str("error")])), ("properties", obj([("error", type("object", [
+                ("required", .array([str("message"), str("type"), str("code")])),
+                ("properties", obj([("message", type("string")), ("type", type("string")), ("code", obj([("type", .array([str("string"), str("null")]))]))])),
             ]))]))])),
+            ("Status", type("object", [("required", .array([str("status")])), ("properties", obj([("status", type("string"))]))])),
+            ("ChatCompletionRequest", type("object", [
+                ("required", .array([str("model"), str("messages")])),
+                ("properties", obj([
+                    ("model", type("string", [("minLength", .int(1)), ("description", str("a catalog model id, or provider/model"))])),
+                    ("messages", type("array", [("minItems", .int(1)), ("items", type("object", [("required", .array([str("role")])),
+                        ("properties", obj([("role", type("string")), ("content", obj([]))]))]))])),
+                    ("stream", type("boolean")),
+                    ("stream_options", type("object", [("properties", obj([("include_usage", type("boolean"))]))])),
+                    ("max_tokens", type("integer")), ("temperature", type("number")), ("top_p", type("number")),
+                    ("stop", obj([])), ("tools", type("array")), ("tool_choice", obj([])), ("n", type("integer")),
+                ])),
+            ])),
+            ("ChatCompletion", type("object", [
+                ("required", .array([str("choices")])),
+                ("properties", obj([
+                    ("id", type("string")), ("object", type("string")), ("created", type("integer")), ("model", type("string")),
+                    ("choices", type("array", [("items", type("object", [("properties", obj([
+                        ("index", type("integer")),
+                        ("message", type("object", [("properties", obj([
+                            ("role", type("string")), ("content", nullableString),
+                            ("reasoning_content", type("string", [("description", str("reasoning moved out of <think> tags, or an Anthropic thinking block"))])),
+                            ("tool_calls", type("array")),
+                        ]))])),
+                        ("finish_reason", nullableString),
+                    ]))]))])),
+                    ("usage", type("object", [("properties", obj([("prompt_tokens", type("integer")), ("completion_tokens", type("integer")),
+                                                                  ("total_tokens", type("integer"))]))])),
+                ])),
+            ])),
+            ("ModelList", type("object", [
+                ("required", .array([str("object"), str("data")])),
+                ("properties", obj([("object", type("string")), ("data", type("array", [("items", type("object", [
+                    ("required", .array([str("id"), str("object"), str("owned_by")])),
+                    ("properties", obj([("id", type("string")), ("object", type("string")), ("created", type("integer")), ("owned_by", type("string"))])),
+                ]))]))])),
+            ])),
+            ("DryRun", type("object", [
+                ("required", .array([str("route"), str("allowed"), str("headers")])),
+                ("properties", obj([("route", nullableString), ("provider", nullableString), ("upstream_url", nullableString),
+                                    ("allowed", type("boolean")), ("matched_pattern", type("string")), ("status", type("integer")),
+                                    ("reason", type("string")), ("headers", type("object"))])),
+            ])),
+        ]
+        return obj([
+            ("openapi", str("3.1.0")),
+            ("info", obj([("title", str("proxyd")), ("version", str(Version.string)),
+                          ("description", str("An LLM API gateway: routing, reasoning normalization, dialect translation, failover and cost accounting."))])),
+            ("paths", obj(paths)),
+            ("components", obj([("schemas", obj(schemas)),
+                                ("securitySchemes", obj([("proxyKey", obj([("type", str("http")), ("scheme", str("bearer")),
+                                                                           ("description", str("one of auth.keys, when configured"))]))]))])),
+            ("security", .array([obj([]), obj([("proxyKey", .array([]))])])),
         ])
     }()
 }

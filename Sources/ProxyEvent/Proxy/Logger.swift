@@ -14,8 +14,8 @@ public final class Logger: Sendable {
         self.fd = fd
     }
 
-    public func log(_ level: LogLevel, _ message: String, _ fields: [(String, JSONValue)] = []) {
-        guard level >= self.level else { return }
+    public func log(_ level: LogLevel, _ message: String, _ fields: [(String, JSONValue)] = [], always: Bool = false) {
+        guard always || level >= self.level else { return }
         let line = LogLine.render(timestamp: Logger.timestamp(), level: level, message: message, fields: fields)
         line.withUnsafeBytes { buf in
             var offset = 0

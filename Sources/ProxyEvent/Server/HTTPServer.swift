@@ -45,7 +45,10 @@ public final class HTTPServer {
         let all = EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue | EVHTTP_REQ_PUT.rawValue
             | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue | EVHTTP_REQ_TRACE.rawValue
             | EVHTTP_REQ_CONNECT.rawValue | EVHTTP_REQ_PATCH.rawValue
-        evhttp_set_allowed_methods(http, UInt16(all))
+        // libevent 2.1 parses no extension methods; it marks them with its internal "unknown"
+        // bit (1 << 15). Letting them through gives ProxyCore the answer (405) instead of
+        // evhttp's HTML 501.
+        evhttp_set_allowed_methods(http, UInt16(all) | HTTPServer.unknownMethodBit)
         evhttp_set_max_body_size(http, Int(limits.maxBodyBytes))
         // evhttp answers 413 itself past its own header limit; ours (431) applies below that.
         evhttp_set_max_headers_size(http, Int(limits.maxHeaderBytes * 2 + 4096))
@@ -129,6 +132,9 @@ public final class HTTPServer {
         for exchange in batch where !exchange.isEnded { exchange.watchForDisconnect() }
     }
 
+    /// libevent's internal EVHTTP_REQ_UNKNOWN_.
+    static let unknownMethodBit: UInt16 = 1 << 15
+
     static func methodName(_ cmd: evhttp_cmd_type) -> String {
         switch cmd {
         case EVHTTP_REQ_GET: return "GET"
@@ -140,7 +146,7 @@ public final class HTTPServer {
         case EVHTTP_REQ_TRACE: return "TRACE"
         case EVHTTP_REQ_CONNECT: return "CONNECT"
         case EVHTTP_REQ_PATCH: return "PATCH"
-        default: return "UNKNOWN"
+        default: return IncomingRequest.unrecognizedMethod
         }
     }
 }

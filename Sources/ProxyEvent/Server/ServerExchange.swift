@@ -150,8 +150,19 @@ public final class ServerExchange {
         onDrained?()
     }
 
+    /// Whether the request may have left body bytes evhttp did not read (it reads none for
+    /// HEAD, TRACE and methods it does not know): then the connection cannot carry another
+    /// request and closes after this reply.
+    private var bodyLeftUnread: Bool {
+        let m = request.method
+        guard m == IncomingRequest.unrecognizedMethod || m == "HEAD" || m == "TRACE" else { return false }
+        return request.headers.contains("Content-Length") || request.headers.contains("Transfer-Encoding")
+            || m == IncomingRequest.unrecognizedMethod
+    }
+
     private func setHeaders(_ headers: HTTPHeaders, dropLength: Bool) {
         let out = evhttp_request_get_output_headers(req)
+        if bodyLeftUnread { _ = evhttp_add_header(out, "Connection", "close") }
         for (name, value) in headers {
             if dropLength && HTTPHeaders.namesEqual(name, "Content-Length") { continue }
             _ = evhttp_add_header(out, name, value)
