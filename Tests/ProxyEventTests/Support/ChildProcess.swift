@@ -15,7 +15,7 @@ final class ChildProcess {
     }()
 
     init(executable: String, arguments: [String], environment: [String: String] = [:], stdoutFD: Int32? = nil) throws {
-        var template = Array("/tmp/proxyd-child-XXXXXX".utf8CString)
+        var template = Array("\(testLogDirectory)/proxyd-child-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         stderrPath = String(cString: template)
         var actions = posix_spawn_file_actions_t()
@@ -50,7 +50,7 @@ final class ChildProcess {
 
     deinit {
         if exited == nil { kill(pid, SIGKILL); var s: Int32 = 0; waitpid(pid, &s, 0) }
-        unlink(stderrPath)
+        if !keepTestLogs { unlink(stderrPath) }
     }
 
     var stderr: String {

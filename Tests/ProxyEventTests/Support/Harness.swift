@@ -29,7 +29,7 @@ final class Harness {
         text = text.replacingAll("FAKE", with: "127.0.0.1:\(started[0].port)")
         let configuration = try ConfigurationLoader.load(file: Array(text.utf8), environment: environment,
                                                          overrides: CommandLineOverrides(listen: "127.0.0.1:0", workers: workers))
-        var template = Array("/tmp/proxyd-test-log-XXXXXX".utf8CString)
+        var template = Array("\(testLogDirectory)/proxyd-test-log-XXXXXX".utf8CString)
         logFD = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         logPath = String(cString: template)
         proxy = ProxyServer(configuration: configuration, logger: Logger(level: .debug, fd: logFD))
@@ -40,7 +40,7 @@ final class Harness {
         proxy.shutdown(grace: 1)
         for f in fakes { f.stop() }
         close(logFD)
-        unlink(logPath)
+        if !keepTestLogs { unlink(logPath) }
     }
 
     /// Everything proxyd logged so far.
@@ -98,6 +98,11 @@ extension Substring {
         return nil
     }
 }
+
+/// Where tests write proxyd's logs. scripts/test.sh names a directory (PROXYD_TEST_LOG_DIR) and
+/// scans every line in it for the keys the tests used once the suite has run.
+let testLogDirectory: String = getenv("PROXYD_TEST_LOG_DIR").map { String(cString: $0) } ?? "/tmp"
+let keepTestLogs = getenv("PROXYD_TEST_LOG_DIR") != nil
 
 /// A port nothing listens on: bound, then closed.
 func closedPort() -> Int {
