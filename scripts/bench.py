@@ -85,6 +85,7 @@ def main():
     ap.add_argument("--duration", type=int, default=8)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", type=int, default=1, help="event loops for proxyd, worker processes for nginx")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds; targets are interleaved within each, medians reported")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="proxyd-bench-")
@@ -155,18 +156,31 @@ http {{
             ("proxyd (think off)", f"http://127.0.0.1:{oport}/v1/chat/completions", [proxyd_off.pid]),
             ("nginx", f"http://127.0.0.1:{nport}/v1/chat/completions", nginx_pids),
         ]
-        rows = []
+        # Interleave targets within each round so that noise on this shared machine hits all of
+        # them alike; report each measure's median over the rounds.
+        samples = {}
         for stream in (False, True):
             for name, url, pids in targets:
                 run_wrk(url, stream, 1, args.connections, tmp)  # warm-up, 1 s
-                before = cpu_seconds(pids) if pids else 0
-                r = run_wrk(url, stream, args.duration, args.connections, tmp)
-                after = cpu_seconds(pids) if pids else 0
-                r.update(kind="streamed (20 chunks)" if stream else "non-streamed", target=name,
-                         cpu_us=(after - before) / r["requests"] * 1e6 if pids and r["requests"] else None,
-                         rss_mb=peak_rss_mb(pids) if pids else None)
-                rows.append(r)
-        print(f"wrk -t1 -c{args.connections} -d{args.duration}s; proxyd workers={args.workers}, nginx worker_processes={args.workers}; "
+        for _ in range(args.rounds):
+            for stream in (False, True):
+                for name, url, pids in targets:
+                    before = cpu_seconds(pids) if pids else 0
+                    r = run_wrk(url, stream, args.duration, args.connections, tmp)
+                    after = cpu_seconds(pids) if pids else 0
+                    r["cpu_us"] = (after - before) / r["requests"] * 1e6 if pids and r["requests"] else None
+                    samples.setdefault((stream, name), []).append(r)
+        rows = []
+        for stream in (False, True):
+            for name, url, pids in targets:
+                runs = samples[(stream, name)]
+                def med(key):
+                    values = sorted(x[key] for x in runs if x[key] is not None)
+                    return values[len(values) // 2] if values else None
+                rows.append({"kind": "streamed (20 chunks)" if stream else "non-streamed", "target": name,
+                             "rps": med("rps"), "p50": med("p50"), "p99": med("p99"), "cpu_us": med("cpu_us"),
+                             "non2xx": sum(x["non2xx"] for x in runs), "rss_mb": peak_rss_mb(pids) if pids else None})
+        print(f"wrk -t1 -c{args.connections} -d{args.duration}s, median of {args.rounds} interleaved rounds; proxyd workers={args.workers}, nginx worker_processes={args.workers}; "
               "every answer has <think> reasoning; proxyd splits it (think split) unless marked off")
         print()
         print("| load | target | requests/s | p50 ms | p99 ms | proxy CPU µs/request | peak RSS MB | non-2xx |")

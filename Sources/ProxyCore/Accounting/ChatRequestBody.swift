@@ -11,20 +11,24 @@ public struct ChatRequestBody: Sendable {
     /// `stream_options.include_usage`, when given.
     public let includeUsage: Bool?
 
+    static let keys = JSONScanner.Keys(["model", "stream", "stream_options"])
+    var modelMember: JSONScanner.Member? { top.members[0] }
+    var streamOptionsMember: JSONScanner.Member? { top.members[2] }
+
     /// Reads a body; nil when it is not a JSON object.
     public init?(_ bytes: [UInt8]) {
-        guard let top = try? bytes.withUnsafeBytes({ try JSONScanner.topLevelObject($0, keys: ["model", "stream", "stream_options"]) }) else {
+        guard let top = try? bytes.withUnsafeBytes({ try JSONScanner.topLevelObject($0, keys: ChatRequestBody.keys) }) else {
             return nil
         }
         self.bytes = bytes
         self.top = top
-        if let m = top.members["model"], m.isString {
+        if let m = top.members[0], m.isString {
             model = m.plainString ?? (try? JSONValue.parse(Array(bytes[m.range])))?.stringValue
         } else {
             model = nil
         }
-        stream = top.members["stream"].map { bytes[$0.range].elementsEqual("true".utf8) } ?? false
-        if let o = top.members["stream_options"], let v = try? JSONValue.parse(Array(bytes[o.range])) {
+        stream = top.members[1].map { bytes[$0.range].elementsEqual("true".utf8) } ?? false
+        if let o = top.members[2], let v = try? JSONValue.parse(Array(bytes[o.range])) {
             includeUsage = v["include_usage"]?.boolValue
         } else {
             includeUsage = nil
@@ -32,7 +36,7 @@ public struct ChatRequestBody: Sendable {
     }
 
     /// Whether `model` is present as a string (missing or not a string is a 400 on route 6).
-    public var hasModel: Bool { top.members["model"]?.isString ?? false }
+    public var hasModel: Bool { modelMember?.isString ?? false }
 
     /// Whether proxyd should ask for the usage chunk: a stream whose client did not ask
     /// (an explicit `include_usage: false` counts as not asking).
@@ -42,11 +46,11 @@ public struct ChatRequestBody: Sendable {
     /// set (when `askForUsage`).
     public func edited(model newModel: String?, askForUsage: Bool) -> [UInt8] {
         var edits: [(Range<Int>, [UInt8])] = []
-        if let newModel, let m = top.members["model"] {
+        if let newModel, let m = modelMember {
             edits.append((m.range, JSONValue.string(newModel).encoded()))
         }
         if askForUsage {
-            if let o = top.members["stream_options"] {
+            if let o = streamOptionsMember {
                 var value = (try? JSONValue.parse(Array(bytes[o.range]))) ?? .object([])
                 if case .object = value {} else { value = .object([]) }
                 edits.append((o.range, value.setting("include_usage", to: .bool(true)).encoded()))

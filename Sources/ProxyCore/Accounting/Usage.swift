@@ -20,11 +20,24 @@ public struct Usage: Sendable, Equatable {
         if promptTokens == nil && completionTokens == nil && reportedCost == nil { return nil }
     }
 
-    /// The `usage` of a whole chat completion body, if it has one.
+    static let outerKeys = JSONScanner.Keys(["usage"])
+    static let usageKeys = JSONScanner.Keys(["prompt_tokens", "completion_tokens", "cost"])
+
+    /// The `usage` of a whole chat completion body, if it has one. Reads the numbers in place.
     public static func ofCompletion(_ body: UnsafeRawBufferPointer) -> Usage? {
-        guard let top = try? JSONScanner.topLevelMembers(body, keys: ["usage"]), let u = top["usage"],
-              let value = try? JSONValue.parse(Array(UnsafeRawBufferPointer(rebasing: body[u.range]))) else { return nil }
-        return Usage(value)
+        guard let top = try? JSONScanner.topLevelObject(body, keys: outerKeys), let u = top.members[0],
+              body[u.range.lowerBound] == UInt8(ascii: "{") else { return nil }
+        let object = UnsafeRawBufferPointer(rebasing: body[u.range])
+        guard let fields = try? JSONScanner.topLevelObject(object, keys: usageKeys) else { return nil }
+        func number(_ m: JSONScanner.Member?) -> Double? {
+            guard let m, !m.isString else { return nil }
+            return Double(String(decoding: UnsafeRawBufferPointer(rebasing: object[m.range]), as: UTF8.self))
+        }
+        let prompt = number(fields.members[0]).flatMap { $0 >= 0 && $0 < 1e15 ? Int($0) : nil }
+        let completion = number(fields.members[1]).flatMap { $0 >= 0 && $0 < 1e15 ? Int($0) : nil }
+        let cost = number(fields.members[2])
+        if prompt == nil && completion == nil && cost == nil { return nil }
+        return Usage(promptTokens: prompt, completionTokens: completion, reportedCost: cost)
     }
 
     /// The `usage` of a stream chunk, found with a quick look for a `"usage"` object first.

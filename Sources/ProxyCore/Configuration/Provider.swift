@@ -14,26 +14,49 @@ public enum ThinkMode: String, Sendable, Equatable {
     case off
 }
 
-/// One upstream provider, fully resolved: every default applied, its key read.
-public struct Provider: Sendable, Equatable {
-    public var id: String
-    public var baseURL: UpstreamURL
-    public var api: APIDialect
-    public var chatCompletionsURL: UpstreamURL
-    public var allowedPaths: AllowedPaths
+/// One upstream provider, fully resolved: every default applied, its key read. Immutable and
+/// shared by reference: a request's plan refers to it without copying it.
+public final class Provider: Sendable, Equatable {
+    public let id: String
+    public let baseURL: UpstreamURL
+    public let api: APIDialect
+    public let chatCompletionsURL: UpstreamURL
+    public let allowedPaths: AllowedPaths
     /// The key sent upstream, if one is configured and its variable is set.
-    public var apiKey: String?
+    public let apiKey: String?
     /// The environment variable the key comes from, for error messages (never the key).
-    public var apiKeyVariable: String?
-    public var requiresApiKey: Bool
-    public var timeoutSeconds: Double
-    public var priority: Int
-    public var autoDetect: Bool
-    public var models: [String]
-    public var supportsNativeUsdCost: Bool
-    public var headers: [(String, String)]
-    public var think: ThinkMode?
-    public var defaultMaxTokens: Int
+    public let apiKeyVariable: String?
+    public let requiresApiKey: Bool
+    public let timeoutSeconds: Double
+    public let priority: Int
+    public let autoDetect: Bool
+    public let models: [String]
+    public let supportsNativeUsdCost: Bool
+    public let headers: [(String, String)]
+    public let think: ThinkMode?
+    public let defaultMaxTokens: Int
+
+    public init(id: String, baseURL: UpstreamURL, api: APIDialect, chatCompletionsURL: UpstreamURL, allowedPaths: AllowedPaths,
+                apiKey: String?, apiKeyVariable: String?, requiresApiKey: Bool, timeoutSeconds: Double, priority: Int,
+                autoDetect: Bool, models: [String], supportsNativeUsdCost: Bool, headers: [(String, String)],
+                think: ThinkMode?, defaultMaxTokens: Int) {
+        self.id = id
+        self.baseURL = baseURL
+        self.api = api
+        self.chatCompletionsURL = chatCompletionsURL
+        self.allowedPaths = allowedPaths
+        self.apiKey = apiKey
+        self.apiKeyVariable = apiKeyVariable
+        self.requiresApiKey = requiresApiKey
+        self.timeoutSeconds = timeoutSeconds
+        self.priority = priority
+        self.autoDetect = autoDetect
+        self.models = models
+        self.supportsNativeUsdCost = supportsNativeUsdCost
+        self.headers = headers
+        self.think = think
+        self.defaultMaxTokens = defaultMaxTokens
+    }
 
     public static func == (lhs: Provider, rhs: Provider) -> Bool {
         lhs.id == rhs.id && lhs.baseURL == rhs.baseURL && lhs.api == rhs.api

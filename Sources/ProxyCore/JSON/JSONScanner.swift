@@ -12,28 +12,38 @@ public struct JSONScanner {
         public var isString: Bool
     }
 
+    /// Member names to look for, as bytes, prepared once.
+    public struct Keys: Sendable {
+        let names: [[UInt8]]
+        public init(_ names: [String]) { self.names = names.map { Array($0.utf8) } }
+        public var count: Int { names.count }
+    }
+
     /// Scans `bytes`, which must be one JSON object. Returns the members named in `keys` found at
     /// its top level (the last occurrence wins, as in most JSON parsers).
     public static func topLevelMembers(_ bytes: UnsafeRawBufferPointer, keys: [String]) throws(JSONParseError) -> [String: Member] {
-        try topLevelObject(bytes, keys: keys).members
+        let found = try topLevelObject(bytes, keys: Keys(keys)).members
+        var out: [String: Member] = [:]
+        for (i, k) in keys.enumerated() { if let m = found[i] { out[k] = m } }
+        return out
     }
 
-    /// The top-level object's members named in `keys`, where its closing brace is, and whether
-    /// it has any members at all.
+    /// The top-level object's members named in `keys` (by position in `keys`), where its closing
+    /// brace is, and whether it has any members at all.
     public struct TopLevel: Sendable {
-        public var members: [String: Member]
+        public var members: [Member?]
         public var closingBrace: Int
         public var isEmpty: Bool
     }
 
-    /// Scans one JSON object, as `topLevelMembers`, also reporting its shape.
-    public static func topLevelObject(_ bytes: UnsafeRawBufferPointer, keys: [String]) throws(JSONParseError) -> TopLevel {
+    /// Scans one JSON object, validating all of it, and reports its shape.
+    public static func topLevelObject(_ bytes: UnsafeRawBufferPointer, keys: Keys) throws(JSONParseError) -> TopLevel {
         var closingBrace = 0
         var memberCount = 0
         var s = JSONScanner(bytes: bytes)
         s.skipWhitespace()
         guard s.i < bytes.count, bytes[s.i] == UInt8(ascii: "{") else { throw s.fail("expected a JSON object") }
-        var found: [String: Member] = [:]
+        var found = [Member?](repeating: nil, count: keys.count)
         s.i += 1
         s.skipWhitespace()
         if s.peek == UInt8(ascii: "}") {
@@ -44,9 +54,9 @@ public struct JSONScanner {
                 memberCount += 1
                 s.skipWhitespace()
                 guard s.peek == UInt8(ascii: "\"") else { throw s.fail("expected a member name") }
-                let keyStart = s.i
+                let keyStart = s.i + 1
                 let keyHasEscape = try s.skipString()
-                let keyBytes = UnsafeRawBufferPointer(rebasing: bytes[(keyStart + 1)..<(s.i - 1)])
+                let keyEnd = s.i - 1
                 s.skipWhitespace()
                 guard s.peek == UInt8(ascii: ":") else { throw s.fail("expected ':'") }
                 s.i += 1
@@ -55,12 +65,12 @@ public struct JSONScanner {
                 let valueIsString = s.peek == UInt8(ascii: "\"")
                 var valueHasEscape = false
                 if valueIsString { valueHasEscape = try s.skipString() } else { try s.skipValue(depth: 1) }
-                if !keyHasEscape, let key = keys.first(where: { $0.utf8.elementsEqual(keyBytes) }) {
+                if !keyHasEscape, let k = s.keyIndex(keyStart, keyEnd, keys) {
                     var plain: String? = nil
                     if valueIsString && !valueHasEscape {
                         plain = String(validating: UnsafeRawBufferPointer(rebasing: bytes[(valueStart + 1)..<(s.i - 1)]), as: UTF8.self)
                     }
-                    found[key] = Member(range: valueStart..<s.i, plainString: plain, isString: valueIsString)
+                    found[k] = Member(range: valueStart..<s.i, plainString: plain, isString: valueIsString)
                 }
                 s.skipWhitespace()
                 guard s.i < bytes.count else { throw s.fail("unexpected end of JSON") }
@@ -72,6 +82,17 @@ public struct JSONScanner {
         s.skipWhitespace()
         guard s.i == bytes.count else { throw s.fail("unexpected data after the JSON value") }
         return TopLevel(members: found, closingBrace: closingBrace, isEmpty: memberCount == 0)
+    }
+
+    /// Which of `keys` the name in `bytes[start..<end]` is, if any.
+    func keyIndex(_ start: Int, _ end: Int, _ keys: Keys) -> Int? {
+        let length = end - start
+        for (k, name) in keys.names.enumerated() where name.count == length {
+            var j = 0
+            while j < length && bytes[start + j] == name[j] { j += 1 }
+            if j == length { return k }
+        }
+        return nil
     }
 
     let bytes: UnsafeRawBufferPointer

@@ -1,6 +1,6 @@
 /// The planner: given a configuration and a request, decides every routing question and
 /// returns a `Decision`. Pure; one value per configuration snapshot.
-public struct Gateway: Sendable {
+public final class Gateway: Sendable {
     public let configuration: Configuration
     let router: Router
     /// Built once per configuration, looked up per request.

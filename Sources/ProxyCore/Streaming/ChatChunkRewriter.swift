@@ -183,10 +183,7 @@ public struct ChatChunkRewriter: Sendable {
     public static func rewriteWhole(_ body: UnsafeRawBufferPointer, think: ThinkSettings) -> [UInt8]? {
         guard think.mode != .off else { return nil }
         // Without assumeOpen a block needs an opening tag in the text (or an escaped '<').
-        if !think.assumeOpen {
-            let needles = think.tags.map { Array("<\($0)>".utf8) } + [Array("\\u003c".utf8), Array("\\u003C".utf8)]
-            guard needles.contains(where: { contains(body, $0) }) else { return nil }
-        }
+        if !think.assumeOpen && !mayHoldOpeningTag(body, tags: think.tags) { return nil }
         var rewriter = ChatChunkRewriter(think: think)
         return rewriter.rewrite(data: body, whole: true)
     }
@@ -198,18 +195,30 @@ public struct ChatChunkRewriter: Sendable {
         return try? JSONValue.parse(out)
     }
 
-    static func contains(_ hay: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
-        guard let first = needle.first, hay.count >= needle.count else { return false }
+    /// Whether `body` has `<tag>` for one of `tags`, or a `\u003c` escape (which may hide one).
+    /// One pass that stops only at `<` and `\`.
+    static func mayHoldOpeningTag(_ body: UnsafeRawBufferPointer, tags: [String]) -> Bool {
+        let openers = tags.map { Array("<\($0)>".utf8) }
+        let escape = Array("\\u003".utf8)
+        let n = body.count
         var i = 0
-        let last = hay.count - needle.count
-        while i <= last {
-            if hay[i] == first {
+        while i < n {
+            let b = body[i]
+            if b == UInt8(ascii: "<") {
+                for o in openers where n - i >= o.count {
+                    var k = 1
+                    while k < o.count && body[i + k] == o[k] { k += 1 }
+                    if k == o.count { return true }
+                }
+            } else if b == UInt8(ascii: "\\") && n - i > escape.count {
                 var k = 1
-                while k < needle.count && hay[i + k] == needle[k] { k += 1 }
-                if k == needle.count { return true }
+                while k < escape.count && body[i + k] == escape[k] { k += 1 }
+                if k == escape.count && (body[i + k] | 0x20) == UInt8(ascii: "c") { return true }
+                i += 1  // skip the escaped character
             }
             i += 1
         }
         return false
     }
+
 }
