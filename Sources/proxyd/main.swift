@@ -8,9 +8,9 @@ let environment = processEnvironment()
 func loadConfiguration(path: String?, overrides: CommandLineOverrides = CommandLineOverrides()) -> Result<Configuration, ConfigurationError> {
     var file: [UInt8]? = nil
     if let p = path ?? environment["PROXYD_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) {
-        switch readFile(p) {
+        switch readWholeFile(p) {
         case .success(let bytes): file = bytes
-        case .failure(let why): return .failure(ConfigurationError(problems: ["cannot read configuration: \(why.message)"]))
+        case .failure(let why): return .failure(ConfigurationError(problems: ["cannot read configuration: \(p): \(why.reason)"]))
         }
     }
     do { return .success(try ConfigurationLoader.load(file: file, environment: environment, overrides: overrides)) } catch {

@@ -1,4 +1,5 @@
 import Glibc
+import ProxyEvent
 import Testing
 
 @Suite("proxyd's command line (SPEC §8)")
@@ -86,15 +87,10 @@ struct CommandLineTests {
     }
 }
 
+/// A whole file as text (the tests' one reader for logs and outputs).
 func readAll(_ path: String) -> String {
-    let fd = open(path, O_RDONLY)
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
-        if n <= 0 { break }
-        out += buf[0..<n]
+    switch readWholeFile(path) {
+    case .success(let bytes): return String(decoding: bytes, as: UTF8.self)
+    case .failure: return ""
     }
-    return String(decoding: out, as: UTF8.self)
 }

@@ -60,16 +60,6 @@ public struct ChatRequestBody: Sendable {
             }
         }
         guard !edits.isEmpty else { return bytes }
-        edits.sort { $0.0.lowerBound < $1.0.lowerBound }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + 48)
-        var cursor = 0
-        for (range, replacement) in edits {
-            out.append(contentsOf: bytes[cursor..<range.lowerBound])
-            out.append(contentsOf: replacement)
-            cursor = range.upperBound
-        }
-        out.append(contentsOf: bytes[cursor...])
-        return out
+        return bytes.withUnsafeBytes { ByteSplice.apply(edits, to: $0) }
     }
 }

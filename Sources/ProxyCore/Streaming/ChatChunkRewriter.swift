@@ -125,17 +125,7 @@ public struct ChatChunkRewriter: Sendable {
             return JSONValue.object(members).encoded()
         }
         guard !edits.isEmpty else { return nil }
-        edits.sort { $0.0.lowerBound < $1.0.lowerBound }
-        var out: [UInt8] = []
-        out.reserveCapacity(data.count + 64)
-        var cursor = 0
-        for (range, replacement) in edits {
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[cursor..<range.lowerBound]))
-            out.append(contentsOf: replacement)
-            cursor = range.upperBound
-        }
-        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[cursor...]))
-        return out
+        return ByteSplice.apply(edits, to: data)
     }
 
     var capturedIdentity = false

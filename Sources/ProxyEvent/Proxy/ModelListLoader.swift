@@ -92,7 +92,7 @@ final class ModelListLoader {
 }
 
 /// Reads a whole file.
-func readWholeFile(_ path: String) -> Result<[UInt8], FileReadError> {
+public func readWholeFile(_ path: String) -> Result<[UInt8], FileReadError> {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return .failure(FileReadError(String(cString: strerror(errno)))) }
     defer { close(fd) }
@@ -107,7 +107,8 @@ func readWholeFile(_ path: String) -> Result<[UInt8], FileReadError> {
     return .success(out)
 }
 
-struct FileReadError: Error {
-    let reason: String
+/// Why a file could not be read (the errno text).
+public struct FileReadError: Error {
+    public let reason: String
     init(_ reason: String) { self.reason = reason }
 }

@@ -53,18 +53,7 @@ final class ChildProcess {
         if !keepTestLogs { unlink(stderrPath) }
     }
 
-    var stderr: String {
-        let fd = open(stderrPath, O_RDONLY)
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    var stderr: String { readAll(stderrPath) }
 
     func signal(_ sig: Int32) { kill(pid, sig) }
 

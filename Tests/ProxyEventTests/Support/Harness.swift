@@ -44,18 +44,7 @@ final class Harness {
     }
 
     /// Everything proxyd logged so far.
-    var log: String {
-        var out: [UInt8] = []
-        let fd = open(logPath, O_RDONLY)
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    var log: String { readAll(logPath) }
 
     /// The access log lines for `route`, parsed.
     func accessLines(route: String) -> [JSONValue] {
