@@ -2,7 +2,7 @@
 # Installs what building proxyd needs on Debian: libevent and libcurl headers, pkg-config.
 # Idempotent; runs apt-get only when something is missing.
 set -euo pipefail
-packages=(libevent-dev libcurl4-openssl-dev pkg-config ca-certificates curl)
+packages=(libevent-dev libcurl4-openssl-dev pkg-config ca-certificates curl openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

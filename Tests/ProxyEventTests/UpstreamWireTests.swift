@@ -1,0 +1,49 @@
+import FakeUpstream
+import Glibc
+import ProxyCore
+import Testing
+
+@Suite("What goes on the wire upstream")
+struct UpstreamWireTests {
+    @Test("the path and query go upstream exactly as the client sent them")
+    func exactPath() throws {
+        let h = try Harness()
+        let target = "/v1/models/a%20b%3Bc;v=1/%E2%9C%93?x=%2F&y=&z=a+b"
+        let (head, _) = try httpRequest(port: h.port, "GET", "/fake" + target)
+        #expect(head.status == 200)
+        #expect(h.fake.requests.last?.target == target)
+    }
+
+    @Test("TLS certificates are verified: a self-signed upstream is refused before any request reaches it",
+          .enabled(if: PythonClient.available))
+    func tlsVerification() throws {
+        let dir = "/tmp/proxyd-tls-\(getpid())"
+        mkdir(dir, 0o700)
+        defer { _ = unlink(dir + "/cert.pem"); _ = unlink(dir + "/key.pem"); rmdir(dir) }
+        let openssl = try ChildProcess(executable: "/usr/bin/openssl",
+                                       arguments: ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/key.pem",
+                                                   "-out", dir + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        #expect(openssl.waitForExit(60) == 0)
+        var template = Array("/tmp/proxyd-tls-out-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        let outPath = String(cString: template)
+        defer { close(fd); unlink(outPath) }
+        let server = try ChildProcess(executable: PythonClient.python,
+                                      arguments: [PythonClient.root + "/Tests/clients/tls_server.py", dir + "/cert.pem", dir + "/key.pem"],
+                                      environment: ["PATH": "/usr/bin:/bin"], stdoutFD: fd)
+        defer { server.signal(SIGTERM); _ = server.waitForExit(5) }
+        var port = 0
+        #expect(waitUntil(20) {
+            let out = readAll(outPath)
+            guard let r = out.firstRange(of: "PORT ") else { return false }
+            port = Int(out[r.upperBound...].prefix { $0.isNumber }) ?? 0
+            return port > 0
+        })
+        let config = #"{"inheritDefaults": false, "providers": {"tls": {"baseUrl": "https://127.0.0.1:\#(port)"}}}"#
+        let h = try Harness(config: config)
+        let (head, body) = try httpRequest(port: h.port, "POST", "/provider/tls/v1/chat/completions", body: #"{"model":"m"}"#)
+        #expect(head.status == 502)
+        #expect(body.lowercased().contains("certificate") || body.lowercased().contains("ssl"), "\(body)")
+        #expect(!readAll(outPath).contains("REQUEST"))
+    }
+}
