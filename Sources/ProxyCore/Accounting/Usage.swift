@@ -73,8 +73,10 @@ public struct Usage: Sendable, Equatable {
 enum UsageScan {
     /// Whether `data` has a `"usage"` key followed by an object (not null). A raw `"usage"` is
     /// always a key: inside strings its quotes would be escaped.
+    static let key: [UInt8] = Array(#""usage""#.utf8)
+
     static func mayHaveUsageObject(_ data: UnsafeRawBufferPointer) -> Bool {
-        let key = Array(#""usage""#.utf8)
+        let key = UsageScan.key
         var i = 0
         let n = data.count
         while i + key.count < n {

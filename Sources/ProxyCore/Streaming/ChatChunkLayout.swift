@@ -28,8 +28,19 @@ struct ChatChunkLayout {
     /// Scans `bytes`; nil when it is not a JSON object. `whole` reads a complete chat completion
     /// (`choices[].message`) instead of a chunk (`choices[].delta`).
     static func scan(_ bytes: UnsafeRawBufferPointer, whole: Bool = false) -> ChatChunkLayout? {
-        var s = JSONScanner(bytes: bytes)
         var layout = ChatChunkLayout()
+        return scan(bytes, whole: whole, into: &layout) ? layout : nil
+    }
+
+    /// Scans into `layout`, reusing its storage; false when `bytes` is not a JSON object.
+    static func scan(_ bytes: UnsafeRawBufferPointer, whole: Bool, into layout: inout ChatChunkLayout) -> Bool {
+        var s = JSONScanner(bytes: bytes)
+        layout.choices.removeAll(keepingCapacity: true)
+        layout.isError = false
+        layout.hasChoices = false
+        layout.id = nil
+        layout.created = nil
+        layout.model = nil
         do {
             try s.object { (s: inout JSONScanner, key: JSONScanner.Key) throws(JSONParseError) in
                 switch key {
@@ -49,11 +60,11 @@ struct ChatChunkLayout {
                 }
             }
             s.skipWhitespace()
-            guard s.i == bytes.count else { return nil }
+            guard s.i == bytes.count else { return false }
         } catch {
-            return nil
+            return false
         }
-        return layout
+        return true
     }
 
     static func scanChoice(_ s: inout JSONScanner, position: Int, container: JSONScanner.Key) throws(JSONParseError) -> Choice {

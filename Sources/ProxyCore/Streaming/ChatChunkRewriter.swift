@@ -30,8 +30,10 @@ public struct ChatChunkRewriter: Sendable {
     /// Whether every `"index"` key in `data` holds the index of a choice already seen. A raw
     /// `"index"` cannot occur inside a JSON string (its quotes would be escaped), so this finds
     /// keys only; tool-call indexes can only cause a false "no", which falls back to a full scan.
+    static let indexKey: [UInt8] = Array(#""index""#.utf8)
+
     static func onlyKnownIndexes(_ data: UnsafeRawBufferPointer, known: [Int: Choice]) -> Bool {
-        let key: [UInt8] = Array(#""index""#.utf8)
+        let key = ChatChunkRewriter.indexKey
         let n = data.count
         var i = 0
         while i + key.count < n {
@@ -59,7 +61,7 @@ public struct ChatChunkRewriter: Sendable {
 
     mutating func rewrite(data: UnsafeRawBufferPointer, whole: Bool) -> [UInt8]? {
         if !whole && passingThroughAll && ChatChunkRewriter.onlyKnownIndexes(data, known: choices) { return nil }
-        guard var layout = ChatChunkLayout.scan(data, whole: whole), !layout.isError, layout.hasChoices else { return nil }
+        guard ChatChunkLayout.scan(data, whole: whole, into: &layout), !layout.isError, layout.hasChoices else { return nil }
         if whole { for i in layout.choices.indices { layout.choices[i].finishing = true } }
         if !capturedIdentity { captureIdentity(layout, data) }
         var edits: [(Range<Int>, [UInt8])] = []
@@ -129,6 +131,8 @@ public struct ChatChunkRewriter: Sendable {
     }
 
     var capturedIdentity = false
+    /// Reused from chunk to chunk.
+    var layout = ChatChunkLayout()
 
     mutating func captureIdentity(_ layout: ChatChunkLayout, _ data: UnsafeRawBufferPointer) {
         capturedIdentity = true

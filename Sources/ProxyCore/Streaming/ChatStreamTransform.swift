@@ -2,7 +2,7 @@
 /// processing event by event (`split`, `strip`; `off` passes bytes untouched), forwards events
 /// that need no change exactly as they came, and ends a stream that broke off or never sent
 /// `[DONE]` with an error event instead of a clean finish.
-public struct ChatStreamTransform: Sendable {
+public final class ChatStreamTransform {
     public let settings: ChatStreamSettings
     var parser = SSEParser()
     var rewriter: ChatChunkRewriter
@@ -17,30 +17,27 @@ public struct ChatStreamTransform: Sendable {
     public private(set) var usage: Usage?
 
     /// Feeds upstream bytes; appends the bytes to send now to `out`.
-    public mutating func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    public func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         // With nothing to rewrite or hold back, bytes go out as they came and are only watched.
         let passBytes = settings.think.mode == .off && !settings.hideUsage
         if passBytes { out.append(contentsOf: bytes) }
         let rewriting = settings.think.mode != .off
         let hide = settings.hideUsage
-        var rewriter = self.rewriter
-        var done = sawDone
-        var usage = self.usage
         parser.feed(bytes, onEvent: { e in
             if ChatStreamTransform.isDone(e.data) {
                 if !passBytes {
-                    if rewriting, let chunk = rewriter.flushChunk() { ChatStreamTransform.writeEvent(chunk, into: &out) }
+                    if rewriting, let chunk = self.rewriter.flushChunk() { ChatStreamTransform.writeEvent(chunk, into: &out) }
                     out.append(contentsOf: e.raw)
                 }
-                done = true
+                self.sawDone = true
                 return
             }
             if let u = Usage.ofChunk(e.data) {
-                usage = u
+                self.usage = u
                 if hide && ChatStreamTransform.isUsageOnly(e.data) { return }
             }
             if passBytes { return }
-            if rewriting, let rewritten = rewriter.rewrite(data: e.data) {
+            if rewriting, let rewritten = self.rewriter.rewrite(data: e.data) {
                 out.append(contentsOf: "data: ".utf8)
                 out.append(contentsOf: rewritten)
                 out.append(contentsOf: [0x0A, 0x0A])
@@ -48,9 +45,6 @@ public struct ChatStreamTransform: Sendable {
                 out.append(contentsOf: e.raw)
             }
         }, onOther: { if !passBytes { out.append(contentsOf: $0) } })
-        self.rewriter = rewriter
-        self.usage = usage
-        sawDone = done
     }
 
     /// A chunk that carries usage and no choices: the usage chunk `include_usage` adds.
@@ -63,7 +57,7 @@ public struct ChatStreamTransform: Sendable {
         data.count == 6 && data.elementsEqual("[DONE]".utf8)
     }
 
-    mutating func flushHeld(into out: inout [UInt8]) {
+    func flushHeld(into out: inout [UInt8]) {
         if let chunk = rewriter.flushChunk() { Self.writeEvent(chunk, into: &out) }
     }
 
@@ -75,7 +69,7 @@ public struct ChatStreamTransform: Sendable {
 
     /// Ends the stream. `upstreamComplete` says whether the upstream finished its transfer
     /// cleanly; either way a stream without `[DONE]` ends with an error event.
-    public mutating func finish(upstreamComplete: Bool, reason: String, into out: inout [UInt8]) {
+    public func finish(upstreamComplete: Bool, reason: String, into out: inout [UInt8]) {
         guard !sawDone else { return }
         if settings.think.mode != .off || settings.hideUsage {
             // An event cut off mid-way is passed on as it came; held text is released.
