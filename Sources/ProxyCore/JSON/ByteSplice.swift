@@ -3,7 +3,7 @@
 enum ByteSplice {
     /// `source` with each range replaced by its bytes. Ranges must not overlap.
     static func apply(_ edits: [(Range<Int>, [UInt8])], to source: UnsafeRawBufferPointer) -> [UInt8] {
-        let sorted = edits.sorted { $0.0.lowerBound < $1.0.lowerBound }
+        let sorted = edits.count < 2 ? edits : edits.sorted { $0.0.lowerBound < $1.0.lowerBound }
         var out: [UInt8] = []
         out.reserveCapacity(source.count + sorted.reduce(0) { $0 + $1.1.count })
         var cursor = 0

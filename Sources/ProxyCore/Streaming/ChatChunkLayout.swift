@@ -67,6 +67,101 @@ struct ChatChunkLayout {
         return true
     }
 
+    /// A flat pass for the common chunk: one choice, at most one `content`, `delta` and `index`
+    /// key, no `error`. Visits each string once, no recursion; a raw key cannot occur inside a
+    /// JSON string, so keys are recognized by what follows them. Returns false for anything
+    /// else (several choices, tool-call indexes, logprobs' own `content`, errors), and the caller
+    /// falls back to the full scan. It does not validate: a malformed chunk may pass through.
+    static func quickScan(_ b: UnsafeRawBufferPointer, into layout: inout ChatChunkLayout) -> Bool {
+        let n = b.count
+        func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
+        var choice = Choice(index: 0)
+        var counts = (index: 0, content: 0, delta: 0, choices: 0)
+        var i = 0
+        while i < n {
+            guard b[i] == 0x22 else { i += 1; continue }
+            // A string: find its end.
+            let start = i + 1
+            var escaped = false
+            i = start
+            while i < n {
+                let d = b[i]
+                if d == 0x5C { escaped = true; i += 2; continue }
+                if d == 0x22 { break }
+                i += 1
+            }
+            guard i < n else { return false }
+            let end = i
+            i += 1
+            var j = i
+            while j < n && isSpace(b[j]) { j += 1 }
+            guard j < n, b[j] == UInt8(ascii: ":") else { continue }  // a value, not a key
+            if escaped { return false }
+            j += 1
+            while j < n && isSpace(b[j]) { j += 1 }
+            guard j < n else { return false }
+            switch JSONScanner.key(UnsafeRawBufferPointer(rebasing: b[start..<end])) {
+            case .choices:
+                counts.choices += 1
+                guard b[j] == UInt8(ascii: "[") else { return false }
+            case .index:
+                counts.index += 1
+                var v = 0, k = j
+                while k < n, b[k] >= 0x30, b[k] <= 0x39, k - j < 9 { v = v * 10 + Int(b[k] - 0x30); k += 1 }
+                guard k > j else { return false }
+                choice.index = v
+            case .delta:
+                counts.delta += 1
+                guard b[j] == UInt8(ascii: "{") else { return false }
+                var k = j + 1
+                while k < n && isSpace(b[k]) { k += 1 }
+                choice.deltaIsEmpty = k < n && b[k] == UInt8(ascii: "}")
+                choice.delta = j..<(j + 1)  // only the opening brace is used
+            case .content:
+                counts.content += 1
+                if b[j] == 0x22 {
+                    var k = j + 1
+                    var esc = false
+                    while k < n {
+                        if b[k] == 0x5C { esc = true; k += 2; continue }
+                        if b[k] == 0x22 { break }
+                        k += 1
+                    }
+                    guard k < n else { return false }
+                    choice.content = j..<(k + 1)
+                    choice.contentIsString = true
+                    choice.contentHasEscapes = esc
+                    i = k + 1
+                    continue
+                } else if n - j >= 4 && b[j] == UInt8(ascii: "n") {
+                    choice.content = j..<(j + 4)
+                } else {
+                    return false
+                }
+            case .reasoningContent, .reasoning:
+                let isNull = b[j] == UInt8(ascii: "n")
+                let isEmpty = j + 1 < n && b[j] == 0x22 && b[j + 1] == 0x22
+                if !isNull && !isEmpty { choice.ownReasoning = true }
+            case .finishReason:
+                choice.finishing = b[j] != UInt8(ascii: "n")
+            case .error, .message:
+                return false
+            default:
+                break
+            }
+            i = j
+        }
+        guard counts.choices == 1, counts.index <= 1, counts.content <= 1, counts.delta <= 1 else { return false }
+        // A choice with no index and no delta but something to act on: leave it to the full scan.
+        if counts.index == 0 && counts.delta == 0 && (choice.finishing || counts.content > 0) { return false }
+        layout.choices.removeAll(keepingCapacity: true)
+        layout.isError = false
+        layout.hasChoices = true
+        // A chunk with no index key has no choice (the usage chunk's empty array), unless it has a delta.
+        if counts.index == 1 || counts.delta == 1 { layout.choices.append(choice) }
+        return true
+    }
+
     static func scanChoice(_ s: inout JSONScanner, position: Int, container: JSONScanner.Key) throws(JSONParseError) -> Choice {
         var c = Choice(index: position)
         c.position = position
@@ -116,11 +211,34 @@ extension JSONScanner {
         case choices, error, id, created, model, index, finishReason, delta, message, content, reasoningContent, reasoning, other
     }
 
-    static let knownKeys: [([UInt8], Key)] = ([
-        ("choices", .choices), ("error", .error), ("id", .id), ("created", .created), ("model", .model), ("index", .index),
-        ("finish_reason", .finishReason), ("delta", .delta), ("message", .message), ("content", .content), ("reasoning_content", .reasoningContent),
-        ("reasoning", .reasoning),
-    ] as [(String, Key)]).map { (Array($0.0.utf8), $0.1) }
+    /// Classifies a member name by its length, then its bytes: no allocation, no table walk.
+    static func key(_ name: UnsafeRawBufferPointer) -> Key {
+        func equals(_ literal: StaticString) -> Bool {
+            guard literal.utf8CodeUnitCount == name.count else { return false }
+            let p = literal.utf8Start
+            for i in 0..<name.count where name[i] != p[i] { return false }
+            return true
+        }
+        switch name.count {
+        case 2: return equals("id") ? .id : .other
+        case 5:
+            if equals("index") { return .index }
+            if equals("delta") { return .delta }
+            if equals("model") { return .model }
+            if equals("error") { return .error }
+            return .other
+        case 7:
+            if equals("content") { return .content }
+            if equals("choices") { return .choices }
+            if equals("created") { return .created }
+            if equals("message") { return .message }
+            return .other
+        case 9: return equals("reasoning") ? .reasoning : .other
+        case 13: return equals("finish_reason") ? .finishReason : .other
+        case 17: return equals("reasoning_content") ? .reasoningContent : .other
+        default: return .other
+        }
+    }
 
     /// Walks an object at the cursor, calling `member` with the cursor on each value.
     mutating func object(_ member: (inout JSONScanner, Key) throws(JSONParseError) -> Void) throws(JSONParseError) {
@@ -135,13 +253,7 @@ extension JSONScanner {
             let start = i + 1
             let escaped = try skipString()
             let name = UnsafeRawBufferPointer(rebasing: bytes[start..<(i - 1)])
-            var key = Key.other
-            if !escaped {
-                for (k, value) in JSONScanner.knownKeys where k.count == name.count && k.elementsEqual(name) {
-                    key = value
-                    break
-                }
-            }
+            let key = escaped ? Key.other : JSONScanner.key(name)
             skipWhitespace()
             guard peek == UInt8(ascii: ":") else { throw fail("expected ':'") }
             i += 1

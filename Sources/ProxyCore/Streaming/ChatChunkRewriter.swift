@@ -61,61 +61,21 @@ public struct ChatChunkRewriter: Sendable {
 
     mutating func rewrite(data: UnsafeRawBufferPointer, whole: Bool) -> [UInt8]? {
         if !whole && passingThroughAll && ChatChunkRewriter.onlyKnownIndexes(data, known: choices) { return nil }
-        guard ChatChunkLayout.scan(data, whole: whole, into: &layout), !layout.isError, layout.hasChoices else { return nil }
+        let quick = !whole && capturedIdentity && ChatChunkLayout.quickScan(data, into: &layout)
+        guard quick || ChatChunkLayout.scan(data, whole: whole, into: &layout), !layout.isError, layout.hasChoices else { return nil }
         if whole { for i in layout.choices.indices { layout.choices[i].finishing = true } }
         if !capturedIdentity { captureIdentity(layout, data) }
         var edits: [(Range<Int>, [UInt8])] = []
         var structural: [(Int, JSONValue)] = []  // choices without a delta object, rewritten the slow way
         for c in layout.choices {
-            var state = choices[c.index] ?? Choice(splitter: ThinkSplitter(tags: think.tags, assumeOpen: think.assumeOpen))
-            defer { choices[c.index] = state }
-            if state.leftAlone || state.finished { continue }
-            if !state.sawText && c.ownReasoning { state.leftAlone = true; continue }
-            let hasText = c.content.map { c.contentIsString && $0.count > 2 } ?? false
-            if hasText { state.sawText = true }
-            if state.splitter.isPassingThrough && !c.finishing { continue }
-            var text: [UInt8] = []
-            if let r = c.content, hasText {
-                let inner = UnsafeRawBufferPointer(rebasing: data[(r.lowerBound + 1)..<(r.upperBound - 1)])
-                if c.contentHasEscapes {
-                    text = Array(((try? JSONValue.parse(UnsafeRawBufferPointer(rebasing: data[r])))?.stringValue ?? "").utf8)
-                } else {
-                    text = Array(inner)
-                }
+            if choices[c.index] == nil {
+                choices[c.index] = Choice(splitter: ThinkSplitter(tags: think.tags, assumeOpen: think.assumeOpen))
             }
-            var out = ThinkSplitter.Output()
-            if !text.isEmpty { state.splitter.feed(text, into: &out) }
-            if c.finishing {
-                state.splitter.finish(into: &out)
-                state.finished = true
-            }
-            if out.reasoning.isEmpty && out.content == text { continue }
-            var reasoningPart: [UInt8] = []
-            if think.mode == .split && !out.reasoning.isEmpty {
-                reasoningPart.append(UInt8(ascii: ","))
-                JSONValue.encodeString(think.field, into: &reasoningPart)
-                reasoningPart.append(UInt8(ascii: ":"))
-                JSONValue.encodeString(utf8: out.reasoning, into: &reasoningPart)
-            }
-            if let r = c.content {
-                var replacement: [UInt8] = []
-                JSONValue.encodeString(utf8: out.content, into: &replacement)
-                edits.append((r, replacement + reasoningPart))
-            } else if let d = c.delta {
-                var insertion: [UInt8] = []
-                if !out.content.isEmpty {
-                    insertion += Array(#""content":"#.utf8)
-                    JSONValue.encodeString(utf8: out.content, into: &insertion)
-                    insertion += reasoningPart
-                } else {
-                    insertion += reasoningPart.dropFirst()
-                }
-                if !insertion.isEmpty {
-                    if !c.deltaIsEmpty { insertion.append(UInt8(ascii: ",")) }
-                    edits.append(((d.lowerBound + 1)..<(d.lowerBound + 1), insertion))
-                }
-            } else {
-                structural.append((c.position, apply(out, to: .object([]))))
+            // Mutated in place in the dictionary: a copy would copy its buffers on every change.
+            switch Self.rewriteChoice(&choices[c.index]!, c, data, think: think) {
+            case .unchanged: break
+            case .edit(let range, let bytes): edits.append((range, bytes))
+            case .newDelta(let delta): structural.append((c.position, delta))
             }
         }
         if !structural.isEmpty {
@@ -128,6 +88,72 @@ public struct ChatChunkRewriter: Sendable {
         }
         guard !edits.isEmpty else { return nil }
         return ByteSplice.apply(edits, to: data)
+    }
+
+    enum ChoiceEdit {
+        case unchanged
+        case edit(Range<Int>, [UInt8])
+        /// The choice has no delta object: one must be added (rare).
+        case newDelta(JSONValue)
+    }
+
+    /// The change one choice of a chunk needs, updating its state.
+    static func rewriteChoice(_ state: inout Choice, _ c: ChatChunkLayout.Choice, _ data: UnsafeRawBufferPointer,
+                              think: ThinkSettings) -> ChoiceEdit {
+        if state.leftAlone || state.finished { return .unchanged }
+        if !state.sawText && c.ownReasoning { state.leftAlone = true; return .unchanged }
+        let hasText = c.content.map { c.contentIsString && $0.count > 2 } ?? false
+        if hasText { state.sawText = true }
+        if state.splitter.isPassingThrough && !c.finishing { return .unchanged }
+        var decoded: [UInt8]? = nil
+        var text = UnsafeRawBufferPointer(start: nil, count: 0)
+        if let r = c.content, hasText {
+            if c.contentHasEscapes {
+                decoded = Array(((try? JSONValue.parse(UnsafeRawBufferPointer(rebasing: data[r])))?.stringValue ?? "").utf8)
+            } else {
+                text = UnsafeRawBufferPointer(rebasing: data[(r.lowerBound + 1)..<(r.upperBound - 1)])
+            }
+        }
+        var out = ThinkSplitter.Output()
+        if let decoded {
+            decoded.withUnsafeBytes { state.splitter.feed($0, into: &out) }
+        } else if !text.isEmpty {
+            state.splitter.feed(text, into: &out)
+        }
+        if c.finishing {
+            state.splitter.finish(into: &out)
+            state.finished = true
+        }
+        if out.reasoning.isEmpty && (decoded.map { out.content == $0 } ?? out.content.elementsEqual(text)) { return .unchanged }
+        let withReasoning = think.mode == .split && !out.reasoning.isEmpty
+        func appendReasoning(to bytes: inout [UInt8]) {
+            guard withReasoning else { return }
+            bytes.append(UInt8(ascii: ","))
+            JSONValue.encodeString(think.field, into: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+            JSONValue.encodeString(utf8: out.reasoning, into: &bytes)
+        }
+        if let r = c.content {
+            var replacement: [UInt8] = []
+            replacement.reserveCapacity(out.content.count + out.reasoning.count + think.field.utf8.count + 8)
+            JSONValue.encodeString(utf8: out.content, into: &replacement)
+            appendReasoning(to: &replacement)
+            return .edit(r, replacement)
+        }
+        var reasoningPart: [UInt8] = []
+        appendReasoning(to: &reasoningPart)
+        guard let d = c.delta else { return .newDelta(apply(out, to: .object([]), think: think)) }
+        var insertion: [UInt8] = []
+        if !out.content.isEmpty {
+            insertion += Array(#""content":"#.utf8)
+            JSONValue.encodeString(utf8: out.content, into: &insertion)
+            insertion += reasoningPart
+        } else {
+            insertion += reasoningPart.dropFirst()
+        }
+        guard !insertion.isEmpty else { return .unchanged }
+        if !c.deltaIsEmpty { insertion.append(UInt8(ascii: ",")) }
+        return .edit((d.lowerBound + 1)..<(d.lowerBound + 1), insertion)
     }
 
     var capturedIdentity = false
@@ -144,6 +170,10 @@ public struct ChatChunkRewriter: Sendable {
 
     /// The delta with its content replaced by the answer part and the reasoning field added.
     func apply(_ out: ThinkSplitter.Output, to delta: JSONValue) -> JSONValue {
+        Self.apply(out, to: delta, think: think)
+    }
+
+    static func apply(_ out: ThinkSplitter.Output, to delta: JSONValue, think: ThinkSettings) -> JSONValue {
         var d = delta
         if d["content"] != nil || !out.content.isEmpty {
             d = d.setting("content", to: .string(String(decoding: out.content, as: UTF8.self)))

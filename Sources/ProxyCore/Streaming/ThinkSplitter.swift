@@ -58,7 +58,7 @@ public struct ThinkSplitter: Sendable {
             }
             if index != text.endIndex { feed(text[index...], into: &out) }
         case .reasoning:
-            feedReasoning(Array(text), into: &out)
+            feedReasoning(text, into: &out)
         case .afterClose:
             guard let first = text.firstIndex(where: { !ThinkSplitter.isSpace($0) }) else { return }
             state = .content
@@ -86,7 +86,7 @@ public struct ThinkSplitter: Sendable {
             state = .reasoning
             closers = closeTags
             droppingWhitespace = false
-            feedReasoning(Array(held[start...]), into: &out)
+            feedReasoning(held[start...], into: &out)
         } else {
             // Not a reasoning block: everything held, whitespace included, is answer as written.
             state = .content
@@ -94,7 +94,7 @@ public struct ThinkSplitter: Sendable {
         }
     }
 
-    mutating func feedReasoning(_ input: [UInt8], into out: inout Output) {
+    mutating func feedReasoning(_ input: some Collection<UInt8>, into out: inout Output) {
         var text = input[...]
         if droppingWhitespace {
             while let f = text.first, ThinkSplitter.isSpace(f) { text = text.dropFirst() }
@@ -103,7 +103,7 @@ public struct ThinkSplitter: Sendable {
         }
         var buffer = pending
         pending.removeAll()
-        buffer.append(contentsOf: text)
+        if buffer.isEmpty { buffer = Array(text) } else { buffer.append(contentsOf: text) }
         // A closing tag completed?
         var i = 0
         while i < buffer.count {
