@@ -6,9 +6,7 @@ import Testing
 struct CommandLineTests {
     /// Runs proxyd to completion; returns exit status, stdout and stderr.
     func run(_ args: [String], env: [String: String] = [:]) throws -> (Int32, String, String) {
-        var template = Array("/tmp/proxyd-out-XXXXXX".utf8CString)
-        let outFD = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        let outPath = String(cString: template)
+        let (outFD, outPath) = makeTemporaryFile("proxyd-out")
         defer { close(outFD); unlink(outPath) }
         let child = try ChildProcess(executable: ChildProcess.buildDirectory + "/proxyd", arguments: args, environment: env, stdoutFD: outFD)
         let status = child.waitForExit(20) ?? -1
@@ -16,11 +14,10 @@ struct CommandLineTests {
     }
 
     func writeConfig(_ text: String) -> String {
-        var template = Array("/tmp/proxyd-cfg-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        let (fd, path) = makeTemporaryFile("proxyd-cfg")
         _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
-        return String(cString: template)
+        return path
     }
 
     @Test("--version and --help exit 0")

@@ -83,9 +83,7 @@ struct ModelListEndToEndTests {
 
     @Test("a model list file works too, and MODEL_LIST_URL replaces the file's source")
     func fileAndEnvironment() throws {
-        var template = Array("/tmp/proxyd-models-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        let path = String(cString: template)
+        let (fd, path) = makeTemporaryFile("proxyd-models")
         defer { unlink(path) }
         _ = Array(Self.list(["from-file"]).utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)

@@ -47,9 +47,7 @@ struct OperationsEndToEndTests {
     @Test("a bounded schemathesis run finds no server error and no response that breaks the document")
     func schemathesis() throws {
         let h = try Harness(config: Self.config.replacingAll("DEAD", with: String(closedPort())))
-        var template = Array("/tmp/proxyd-st-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        let outPath = String(cString: template)
+        let (fd, outPath) = makeTemporaryFile("proxyd-st")
         defer { close(fd); unlink(outPath) }
         let child = try ChildProcess(executable: PythonClient.root + "/.venv/bin/schemathesis",
                                      arguments: ["run", "http://127.0.0.1:\(h.port)/openapi.json", "--checks", "all", "-n", "20",

@@ -24,9 +24,7 @@ struct UpstreamWireTests {
                                        arguments: ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/key.pem",
                                                    "-out", dir + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1"])
         #expect(openssl.waitForExit(60) == 0)
-        var template = Array("/tmp/proxyd-tls-out-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        let outPath = String(cString: template)
+        let (fd, outPath) = makeTemporaryFile("proxyd-tls-out")
         defer { close(fd); unlink(outPath) }
         let server = try ChildProcess(executable: PythonClient.python,
                                       arguments: [PythonClient.root + "/Tests/clients/tls_server.py", dir + "/cert.pem", dir + "/key.pem"],

@@ -321,7 +321,9 @@ struct Reader {
         let models = strings(member(f, "models"), "\(path).models") ?? []
         let nativeCost = bool(member(f, "supportsNativeUsdCost"), "\(path).supportsNativeUsdCost") ?? false
         var headers: [(String, String)] = []
-        for (name, value) in object(member(f, "headers"), "\(path).headers", allowed: Set(f.isEmpty ? [] : (member(f, "headers")?.objectValue ?? []).map(\.0))) {
+        // Header names are free-form: every key of `headers` is allowed.
+        let headerNames = Set(member(f, "headers")?.objectValue?.map(\.0) ?? [])
+        for (name, value) in object(member(f, "headers"), "\(path).headers", allowed: headerNames) {
             if let v = string(value, "\(path).headers.\(name)") {
                 if name.isEmpty || !name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") }) {
                     problem("\(path).headers.\(name)", "is not a valid header name")

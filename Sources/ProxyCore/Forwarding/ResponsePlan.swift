@@ -33,10 +33,9 @@ public struct ChatStreamSettings: Sendable, Equatable {
 }
 
 extension ForwardPlan {
-    /// Plans the client response for the upstream head of `attempt`. (`hideUsage` comes from
-    /// the plan.)
+    /// Plans the client response for the upstream head of `attempt`.
     public func responsePlan(for attempt: UpstreamAttempt, status: Int, upstreamHeaders: HTTPHeaders,
-                             requestID: String, hideUsage: Bool = false) -> ResponsePlan {
+                             requestID: String) -> ResponsePlan {
         let contentType = (upstreamHeaders["Content-Type"] ?? "").lowercasedASCII
         let isSSE = contentType.hasPrefix("text/event-stream")
         let isJSON = contentType.hasPrefix("application/json")

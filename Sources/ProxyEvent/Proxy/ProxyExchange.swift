@@ -77,8 +77,7 @@ final class ProxyExchange {
             return false  // libcurl aborts the transfer; `done` moves on, or answers the final error
         }
         if status < 400, plan.autoDetected, let model = plan.model, let id = attempt.providerID { worker.remembered[model] = id }
-        let plan = self.plan.responsePlan(for: attempt, status: status, upstreamHeaders: headers, requestID: requestID,
-                                          hideUsage: self.plan.hideUsage)
+        let plan = self.plan.responsePlan(for: attempt, status: status, upstreamHeaders: headers, requestID: requestID)
         response = plan
         record.provider = attempt.label
         record.status = status

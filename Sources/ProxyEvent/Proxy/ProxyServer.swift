@@ -98,8 +98,6 @@ public final class ProxyServer: @unchecked Sendable {
     @discardableResult
     public func shutdown(grace: Double) -> Int {
         let cut = Mutex(0)
-        let remaining = Mutex(workers.count)
-        let done = Mutex(false)
         for worker in workers {
             let w = UncheckedBox(worker)
             let server = UncheckedBox(self)
@@ -126,7 +124,6 @@ public final class ProxyServer: @unchecked Sendable {
             }
         }
         for t in threads { t.join() }
-        _ = remaining; _ = done
         threads.removeAll()
         return cut.withLock { $0 }
     }

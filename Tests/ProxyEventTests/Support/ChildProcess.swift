@@ -15,9 +15,8 @@ final class ChildProcess {
     }()
 
     init(executable: String, arguments: [String], environment: [String: String] = [:], stdoutFD: Int32? = nil) throws {
-        var template = Array("\(testLogDirectory)/proxyd-child-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        stderrPath = String(cString: template)
+        let (fd, path) = makeTemporaryFile("proxyd-child", in: testLogDirectory)
+        stderrPath = path
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, fd, 2)
@@ -74,9 +73,7 @@ final class ChildProcess {
 
     /// Starts proxyd with `config` written to a temporary file, and waits for its port.
     static func proxyd(config: String, environment: [String: String] = [:], extraArguments: [String] = []) throws -> (ChildProcess, Int, String) {
-        var template = Array("/tmp/proxyd-config-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        let path = String(cString: template)
+        let (fd, path) = makeTemporaryFile("proxyd-config")
         let bytes = Array(config.utf8)
         _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)

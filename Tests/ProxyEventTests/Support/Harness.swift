@@ -29,9 +29,7 @@ final class Harness {
         text = text.replacingAll("FAKE", with: "127.0.0.1:\(started[0].port)")
         let configuration = try ConfigurationLoader.load(file: Array(text.utf8), environment: environment,
                                                          overrides: CommandLineOverrides(listen: "127.0.0.1:0", workers: workers))
-        var template = Array("\(testLogDirectory)/proxyd-test-log-XXXXXX".utf8CString)
-        logFD = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        logPath = String(cString: template)
+        (logFD, logPath) = makeTemporaryFile("proxyd-test-log", in: testLogDirectory)
         proxy = ProxyServer(configuration: configuration, logger: Logger(level: .debug, fd: logFD))
         try proxy.start()
     }
@@ -92,6 +90,13 @@ extension Substring {
 /// scans every line in it for the keys the tests used once the suite has run.
 let testLogDirectory: String = getenv("PROXYD_TEST_LOG_DIR").map { String(cString: $0) } ?? "/tmp"
 let keepTestLogs = getenv("PROXYD_TEST_LOG_DIR") != nil
+
+/// Creates a temporary file named from `prefix`; returns its open descriptor and path.
+func makeTemporaryFile(_ prefix: String, in directory: String = "/tmp") -> (fd: Int32, path: String) {
+    var template = Array("\(directory)/\(prefix)-XXXXXX".utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+    return (fd, String(cString: template))
+}
 
 /// A port nothing listens on: bound, then closed.
 func closedPort() -> Int {

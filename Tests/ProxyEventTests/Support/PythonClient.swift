@@ -19,9 +19,7 @@ enum PythonClient {
 
     /// Runs `script` with `arguments`; returns its exit status, stdout and stderr.
     static func run(_ script: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
-        var template = Array("/tmp/proxyd-py-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        let path = String(cString: template)
+        let (fd, path) = makeTemporaryFile("proxyd-py")
         defer { close(fd); unlink(path) }
         var env = environment
         env["PATH"] = "/usr/bin:/bin"
