@@ -14,6 +14,12 @@ public final class UpstreamClient {
     var transfers: [ObjectIdentifier: UpstreamTransfer] = [:]
     /// Easy handles of finished transfers, reset and ready for the next one.
     private var idleHandles: [UnsafeMutableRawPointer] = []
+    /// Parsed URLs (CURLU handles) by their text, so libcurl does not parse the same upstream URL
+    /// for every request. libcurl only reads them. Bounded: past the limit, URLs are set as text.
+    private var parsedURLs: [String: OpaquePointer] = [:]
+    static let parsedURLLimit = 128
+    /// Reused to build header lines for curl_slist_append.
+    var headerLine: [CChar] = []
 
     static let globalInit: Bool = {
         curl_global_init(Int(CURL_GLOBAL_ALL))
@@ -44,7 +50,21 @@ public final class UpstreamClient {
         for t in Array(transfers.values) { t.cancel() }
         if let timerEvent { event_del(timerEvent); event_free(timerEvent) }
         for h in idleHandles { curl_easy_cleanup(h) }
+        for u in parsedURLs.values { curl_url_cleanup(u) }
         curl_multi_cleanup(multi)
+    }
+
+    /// A parsed form of `url` to hand libcurl (CURLOPT_CURLU), or nil to set it as text.
+    func parsedURL(_ url: String) -> OpaquePointer? {
+        if let u = parsedURLs[url] { return u }
+        guard parsedURLs.count < UpstreamClient.parsedURLLimit, let u = curl_url() else { return nil }
+        // PATH_AS_IS: the path that was checked is the path sent.
+        guard curl_url_set(u, CURLUPART_URL, url, UInt32(CURLU_PATH_AS_IS)) == CURLUE_OK else {
+            curl_url_cleanup(u)
+            return nil
+        }
+        parsedURLs[url] = u
+        return u
     }
 
     /// An easy handle with default options: a recycled one when there is one.

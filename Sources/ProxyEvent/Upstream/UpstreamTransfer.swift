@@ -42,7 +42,12 @@ public final class UpstreamTransfer {
         easy = client.takeHandle()
         let me = Unmanaged.passUnretained(self).toOpaque()
         cproxy_easy_setopt_ptr(easy, CURLOPT_PRIVATE, me)
-        cproxy_easy_setopt_ptr(easy, CURLOPT_URL, request.url.description)
+        let urlText = request.url.description
+        if let parsed = client.parsedURL(urlText) {
+            cproxy_easy_setopt_ptr(easy, CURLOPT_CURLU, UnsafeRawPointer(parsed))
+        } else {
+            cproxy_easy_setopt_ptr(easy, CURLOPT_URL, urlText)
+        }
         cproxy_easy_setopt_ptr(easy, CURLOPT_PROTOCOLS_STR, "http,https")
         cproxy_easy_setopt_ptr(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
         cproxy_easy_setopt_long(easy, CURLOPT_PATH_AS_IS, 1)
@@ -68,8 +73,23 @@ public final class UpstreamTransfer {
             }
         }
         var list: UnsafeMutablePointer<curl_slist>? = nil
+        // Lines are built in the client's reused buffer, moved out while in use so it stays unique.
+        var line: [CChar] = []
+        swap(&line, &client.headerLine)
+        defer { swap(&line, &client.headerLine) }
         for (name, value) in request.headers {
-            list = curl_slist_append(list, value.isEmpty ? "\(name);" : "\(name): \(value)")
+            // "Name: value", or "Name;" for an empty value.
+            line.removeAll(keepingCapacity: true)
+            for b in name.utf8 { line.append(CChar(bitPattern: b)) }
+            if value.isEmpty {
+                line.append(CChar(UInt8(ascii: ";")))
+            } else {
+                line.append(CChar(UInt8(ascii: ":")))
+                line.append(CChar(UInt8(ascii: " ")))
+                for b in value.utf8 { line.append(CChar(bitPattern: b)) }
+            }
+            line.append(0)
+            list = line.withUnsafeBufferPointer { curl_slist_append(list, $0.baseAddress) }
         }
         // Keep libcurl from adding headers the client did not send.
         list = curl_slist_append(list, "Expect:")
