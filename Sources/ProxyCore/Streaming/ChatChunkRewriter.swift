@@ -60,46 +60,96 @@ public struct ChatChunkRewriter: Sendable {
     }
 
     mutating func rewrite(data: UnsafeRawBufferPointer, whole: Bool) -> [UInt8]? {
-        if !whole && passingThroughAll && ChatChunkRewriter.onlyKnownIndexes(data, known: choices) { return nil }
+        switch plan(data: data, whole: whole) {
+        case .unchanged: return nil
+        case .rebuilt(let bytes): return bytes
+        case .edits:
+            var out: [UInt8] = []
+            spliceEdits(data, into: &out)
+            return out
+        }
+    }
+
+    /// The stream path: when the chunk needs a change, appends `data: <new JSON>\n\n` to `out` and
+    /// returns true; the edits are spliced straight into `out`, with no intermediate copy.
+    public mutating func rewrite(data: UnsafeRawBufferPointer, appendingEventTo out: inout [UInt8]) -> Bool {
+        switch plan(data: data, whole: false) {
+        case .unchanged: return false
+        case .rebuilt(let bytes):
+            out.append(contentsOf: "data: ".utf8)
+            out.append(contentsOf: bytes)
+        case .edits:
+            out.append(contentsOf: "data: ".utf8)
+            spliceEdits(data, into: &out)
+        }
+        out.append(contentsOf: [0x0A, 0x0A])
+        return true
+    }
+
+    enum Plan {
+        case unchanged
+        /// `edits` (ranges of the data, replacements in `editBytes`) say what changes.
+        case edits
+        /// The chunk had to be rebuilt (a choice without a delta object).
+        case rebuilt([UInt8])
+    }
+
+    /// Works out what a chunk needs, leaving splice edits in `edits` and `editBytes`.
+    mutating func plan(data: UnsafeRawBufferPointer, whole: Bool) -> Plan {
+        if !whole && passingThroughAll && ChatChunkRewriter.onlyKnownIndexes(data, known: choices) { return .unchanged }
         let quick = !whole && capturedIdentity && ChatChunkLayout.quickScan(data, into: &layout)
-        guard quick || ChatChunkLayout.scan(data, whole: whole, into: &layout), !layout.isError, layout.hasChoices else { return nil }
+        guard quick || ChatChunkLayout.scan(data, whole: whole, into: &layout), !layout.isError, layout.hasChoices else { return .unchanged }
         if whole { for i in layout.choices.indices { layout.choices[i].finishing = true } }
         if !capturedIdentity { captureIdentity(layout, data) }
-        var edits: [(Range<Int>, [UInt8])] = []
+        edits.removeAll(keepingCapacity: true)
+        editBytes.removeAll(keepingCapacity: true)
         var structural: [(Int, JSONValue)] = []  // choices without a delta object, rewritten the slow way
         for c in layout.choices {
             if choices[c.index] == nil {
                 choices[c.index] = Choice(splitter: ThinkSplitter(tags: think.tags, assumeOpen: think.assumeOpen))
             }
             // Mutated in place in the dictionary: a copy would copy its buffers on every change.
-            switch Self.rewriteChoice(&choices[c.index]!, c, data, think: think) {
+            let start = editBytes.count
+            switch Self.rewriteChoice(&choices[c.index]!, c, data, think: think, scratch: &scratch, into: &editBytes) {
             case .unchanged: break
-            case .edit(let range, let bytes): edits.append((range, bytes))
+            case .edit(let range): edits.append((range, start..<editBytes.count))
             case .newDelta(let delta): structural.append((c.position, delta))
             }
         }
         if !structural.isEmpty {
             // Rare: a choice with text to release but no delta object. Rebuild the chunk.
             guard case .object(var members)? = try? JSONValue.parse(data),
-                  let ci = members.firstIndex(where: { $0.0 == "choices" }), case .array(var list) = members[ci].1 else { return nil }
+                  let ci = members.firstIndex(where: { $0.0 == "choices" }), case .array(var list) = members[ci].1 else { return .unchanged }
             for (position, delta) in structural where position < list.count { list[position] = list[position].setting("delta", to: delta) }
             members[ci].1 = .array(list)
-            return JSONValue.object(members).encoded()
+            return .rebuilt(JSONValue.object(members).encoded())
         }
-        guard !edits.isEmpty else { return nil }
-        return ByteSplice.apply(edits, to: data)
+        return edits.isEmpty ? .unchanged : .edits
+    }
+
+    /// Appends `data` with `edits` applied.
+    func spliceEdits(_ data: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        var cursor = 0
+        for (range, bytes) in edits.sorted(by: { $0.0.lowerBound < $1.0.lowerBound }) {
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[cursor..<range.lowerBound]))
+            out.append(contentsOf: editBytes[bytes])
+            cursor = range.upperBound
+        }
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[cursor...]))
     }
 
     enum ChoiceEdit {
         case unchanged
-        case edit(Range<Int>, [UInt8])
+        /// Replace this range of the data with what was appended to the edit bytes.
+        case edit(Range<Int>)
         /// The choice has no delta object: one must be added (rare).
         case newDelta(JSONValue)
     }
 
     /// The change one choice of a chunk needs, updating its state.
     static func rewriteChoice(_ state: inout Choice, _ c: ChatChunkLayout.Choice, _ data: UnsafeRawBufferPointer,
-                              think: ThinkSettings) -> ChoiceEdit {
+                              think: ThinkSettings, scratch out: inout ThinkSplitter.Output,
+                              into editBytes: inout [UInt8]) -> ChoiceEdit {
         if state.leftAlone || state.finished { return .unchanged }
         if !state.sawText && c.ownReasoning { state.leftAlone = true; return .unchanged }
         let hasText = c.content.map { c.contentIsString && $0.count > 2 } ?? false
@@ -114,7 +164,8 @@ public struct ChatChunkRewriter: Sendable {
                 text = UnsafeRawBufferPointer(rebasing: data[(r.lowerBound + 1)..<(r.upperBound - 1)])
             }
         }
-        var out = ThinkSplitter.Output()
+        out.reasoning.removeAll(keepingCapacity: true)
+        out.content.removeAll(keepingCapacity: true)
         if let decoded {
             decoded.withUnsafeBytes { state.splitter.feed($0, into: &out) }
         } else if !text.isEmpty {
@@ -134,31 +185,32 @@ public struct ChatChunkRewriter: Sendable {
             JSONValue.encodeString(utf8: out.reasoning, into: &bytes)
         }
         if let r = c.content {
-            var replacement: [UInt8] = []
-            replacement.reserveCapacity(out.content.count + out.reasoning.count + think.field.utf8.count + 8)
-            JSONValue.encodeString(utf8: out.content, into: &replacement)
-            appendReasoning(to: &replacement)
-            return .edit(r, replacement)
+            JSONValue.encodeString(utf8: out.content, into: &editBytes)
+            appendReasoning(to: &editBytes)
+            return .edit(r)
         }
         var reasoningPart: [UInt8] = []
         appendReasoning(to: &reasoningPart)
         guard let d = c.delta else { return .newDelta(apply(out, to: .object([]), think: think)) }
-        var insertion: [UInt8] = []
+        let insertionStart = editBytes.count
         if !out.content.isEmpty {
-            insertion += Array(#""content":"#.utf8)
-            JSONValue.encodeString(utf8: out.content, into: &insertion)
-            insertion += reasoningPart
+            editBytes += Array(#""content":"#.utf8)
+            JSONValue.encodeString(utf8: out.content, into: &editBytes)
+            editBytes += reasoningPart
         } else {
-            insertion += reasoningPart.dropFirst()
+            editBytes += reasoningPart.dropFirst()
         }
-        guard !insertion.isEmpty else { return .unchanged }
-        if !c.deltaIsEmpty { insertion.append(UInt8(ascii: ",")) }
-        return .edit((d.lowerBound + 1)..<(d.lowerBound + 1), insertion)
+        guard editBytes.count > insertionStart else { return .unchanged }
+        if !c.deltaIsEmpty { editBytes.append(UInt8(ascii: ",")) }
+        return .edit((d.lowerBound + 1)..<(d.lowerBound + 1))
     }
 
     var capturedIdentity = false
     /// Reused from chunk to chunk.
     var layout = ChatChunkLayout()
+    var edits: [(Range<Int>, Range<Int>)] = []
+    var editBytes: [UInt8] = []
+    var scratch = ThinkSplitter.Output()
 
     mutating func captureIdentity(_ layout: ChatChunkLayout, _ data: UnsafeRawBufferPointer) {
         capturedIdentity = true

@@ -37,11 +37,7 @@ public final class ChatStreamTransform {
                 if hide && ChatStreamTransform.isUsageOnly(e.data) { return }
             }
             if passBytes { return }
-            if rewriting, let rewritten = self.rewriter.rewrite(data: e.data) {
-                out.append(contentsOf: "data: ".utf8)
-                out.append(contentsOf: rewritten)
-                out.append(contentsOf: [0x0A, 0x0A])
-            } else {
+            if !(rewriting && self.rewriter.rewrite(data: e.data, appendingEventTo: &out)) {
                 out.append(contentsOf: e.raw)
             }
         }, onOther: { if !passBytes { out.append(contentsOf: $0) } })
