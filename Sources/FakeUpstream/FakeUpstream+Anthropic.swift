@@ -34,7 +34,7 @@ extension FakeUpstream {
                 ("usage", .object([("input_tokens", .int(inputTokens)), ("output_tokens", .int(outputTokens)),
                                    ("cache_read_input_tokens", .int(3))])),
             ])))
-            finishedOne()
+            done()
             return
         }
         var events: [[UInt8]] = [

@@ -27,7 +27,7 @@ extension FakeUpstream {
                 ])])),
                 ("usage", usage),
             ])))
-            finishedOne()
+            done()
             return
         }
         func chunk(_ delta: JSONValue, finish: JSONValue = .null) -> [UInt8] {
@@ -55,8 +55,6 @@ extension FakeUpstream {
         exchange.startStream(status: 200, headers: headers)
         self.stream(exchange, events: events, delayMs: script.delayMs, breakAfter: script.breakAfter)
     }
-
-    func finishedOne() { doneCounted() }
 
     /// One SSE `data:` event.
     func sse(_ value: JSONValue, event: String? = nil) -> [UInt8] {

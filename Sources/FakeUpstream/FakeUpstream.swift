@@ -190,8 +190,8 @@ public final class FakeUpstream: @unchecked Sendable {
         }
     }
 
-    private func done() { answered.withLock { $0 += 1 } }
-    func doneCounted() { done() }
+    /// Counts an answer that ended.
+    func done() { answered.withLock { $0 += 1 } }
 
     /// FNV-1a of `bytes` as 16 hex digits, so tests can compare large bodies cheaply.
     public static func fnv1a(_ bytes: [UInt8]) -> String {

@@ -11,15 +11,6 @@ public struct Usage: Sendable, Equatable {
         self.reportedCost = reportedCost
     }
 
-    /// Reads a `usage` object.
-    public init?(_ value: JSONValue) {
-        guard case .object = value else { return nil }
-        promptTokens = value["prompt_tokens"]?.intValue
-        completionTokens = value["completion_tokens"]?.intValue
-        reportedCost = value["cost"]?.doubleValue
-        if promptTokens == nil && completionTokens == nil && reportedCost == nil { return nil }
-    }
-
     static let outerKeys = JSONScanner.Keys(["usage"])
     static let usageKeys = JSONScanner.Keys(["prompt_tokens", "completion_tokens", "cost"])
 

@@ -45,11 +45,6 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
         fields.removeAll { HTTPHeaders.namesEqual($0.name, name) }
     }
 
-    /// Removes every field whose lower-cased name satisfies `predicate`.
-    public mutating func removeAll(where predicate: (String) -> Bool) {
-        fields.removeAll { predicate($0.name.lowercasedASCII) }
-    }
-
     /// Case-insensitive ASCII comparison of two header names.
     public static func namesEqual(_ a: String, _ b: String) -> Bool {
         var a = a, b = b

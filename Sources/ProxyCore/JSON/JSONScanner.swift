@@ -19,15 +19,6 @@ public struct JSONScanner {
         public var count: Int { names.count }
     }
 
-    /// Scans `bytes`, which must be one JSON object. Returns the members named in `keys` found at
-    /// its top level (the last occurrence wins, as in most JSON parsers).
-    public static func topLevelMembers(_ bytes: UnsafeRawBufferPointer, keys: [String]) throws(JSONParseError) -> [String: Member] {
-        let found = try topLevelObject(bytes, keys: Keys(keys)).members
-        var out: [String: Member] = [:]
-        for (i, k) in keys.enumerated() { if let m = found[i] { out[k] = m } }
-        return out
-    }
-
     /// The top-level object's members named in `keys` (by position in `keys`), where its closing
     /// brace is, and whether it has any members at all.
     public struct TopLevel: Sendable {

@@ -82,12 +82,6 @@ public enum JSONValue: Equatable, Sendable {
         return .object(members)
     }
 
-    /// A copy of this object without `key`.
-    public func removing(_ key: String) -> JSONValue {
-        guard case .object(let members) = self else { return self }
-        return .object(members.filter { $0.0 != key })
-    }
-
     /// The JSON type's name, for error messages.
     public var typeName: String {
         switch self {

@@ -40,9 +40,6 @@ public struct SSEParser: Sendable {
 
     public init() {}
 
-    /// Bytes received that are not yet part of a reported item (an event still in progress).
-    public var pendingBytes: [UInt8] { raw }
-
     /// The fast interface: `onEvent` for each complete event, `onOther` for bytes carrying none.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, onEvent: (RawEvent) -> Void,
                               onOther: (UnsafeRawBufferPointer) -> Void) {

@@ -33,8 +33,6 @@ public final class UpstreamTransfer {
     public private(set) var headDelivered = false
     private var finishedAlready = false
     public private(set) var isPaused = false
-    /// Body bytes received.
-    public private(set) var bytesReceived = 0
 
     init(client: UpstreamClient, request: UpstreamRequest, handler: Handler) {
         self.client = client
@@ -171,7 +169,6 @@ public final class UpstreamTransfer {
         guard let handler else { return 0 }
         switch handler.body(UnsafeRawBufferPointer(start: ptr, count: count)) {
         case .accepted:
-            bytesReceived += count
             return count
         case .pause:
             isPaused = true
