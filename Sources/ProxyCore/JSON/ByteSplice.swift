@@ -1,11 +1,10 @@
 /// Replaces byte ranges of a text in one pass, keeping every other byte: how proxyd edits a JSON
 /// body without re-encoding it.
 enum ByteSplice {
-    /// `source` with each range replaced by its bytes. Ranges must not overlap.
-    static func apply(_ edits: [(Range<Int>, [UInt8])], to source: UnsafeRawBufferPointer) -> [UInt8] {
+    /// Appends `source` to `out` with each range replaced by its bytes. Ranges must not overlap.
+    static func append<Replacement: Collection<UInt8>>(_ source: UnsafeRawBufferPointer, edits: [(Range<Int>, Replacement)],
+                                                       into out: inout [UInt8]) {
         let sorted = edits.count < 2 ? edits : edits.sorted { $0.0.lowerBound < $1.0.lowerBound }
-        var out: [UInt8] = []
-        out.reserveCapacity(source.count + sorted.reduce(0) { $0 + $1.1.count })
         var cursor = 0
         for (range, replacement) in sorted {
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: source[cursor..<range.lowerBound]))
@@ -13,6 +12,13 @@ enum ByteSplice {
             cursor = range.upperBound
         }
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: source[cursor...]))
+    }
+
+    /// `source` with each range replaced by its bytes.
+    static func apply(_ edits: [(Range<Int>, [UInt8])], to source: UnsafeRawBufferPointer) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(source.count + edits.reduce(0) { $0 + $1.1.count })
+        append(source, edits: edits, into: &out)
         return out
     }
 }

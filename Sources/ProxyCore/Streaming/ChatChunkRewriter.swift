@@ -129,13 +129,7 @@ public struct ChatChunkRewriter: Sendable {
 
     /// Appends `data` with `edits` applied.
     func spliceEdits(_ data: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        var cursor = 0
-        for (range, bytes) in edits.sorted(by: { $0.0.lowerBound < $1.0.lowerBound }) {
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[cursor..<range.lowerBound]))
-            out.append(contentsOf: editBytes[bytes])
-            cursor = range.upperBound
-        }
-        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[cursor...]))
+        ByteSplice.append(data, edits: edits.map { ($0.0, editBytes[$0.1]) }, into: &out)
     }
 
     enum ChoiceEdit {
