@@ -7,6 +7,21 @@ public enum AttemptOutcome: Sendable, Equatable {
     /// The response head arrived with this status.
     case responded(status: Int)
 
+    /// Whether the attempt failed: no head, or 429 or 5xx. Failures trigger failover and count
+    /// against the provider's circuit breaker.
+    public var isFailure: Bool {
+        switch self {
+        case .connectionFailed, .timedOut: return true
+        case .responded(let status): return status == 429 || (500...599).contains(status)
+        }
+    }
+
+    /// Whether the provider answered the request (2xx or 3xx): auto-detection remembers it.
+    public var isAnswer: Bool {
+        if case .responded(let status) = self { return status < 400 }
+        return false
+    }
+
     /// A short description for logs and the 503 message.
     public var summary: String {
         switch self {
@@ -22,11 +37,7 @@ public enum FailoverPolicy {
     /// Whether to drop this attempt and try the next candidate. Only called before any byte
     /// has reached the client.
     public static func shouldTryNext(after outcome: AttemptOutcome, candidatesLeft: Int) -> Bool {
-        guard candidatesLeft > 0 else { return false }
-        switch outcome {
-        case .connectionFailed, .timedOut: return true
-        case .responded(let status): return status == 429 || (500...599).contains(status)
-        }
+        candidatesLeft > 0 && outcome.isFailure
     }
 
     /// What to do with a response head, before anything reached the client.

@@ -73,10 +73,11 @@ final class ProxyExchange {
         headTimer?.cancel()
         record.upstreamStatus = status
         if record.ttfbSeconds == nil { record.ttfbSeconds = monotonicNow() - started }
-        guard accept(.responded(status: status)) else {
+        let outcome = AttemptOutcome.responded(status: status)
+        guard accept(outcome) else {
             return false  // libcurl aborts the transfer; `done` moves on, or answers the final error
         }
-        if status < 400, plan.autoDetected, let model = plan.model, let id = attempt.providerID { worker.remembered[model] = id }
+        if outcome.isAnswer, plan.autoDetected, let model = plan.model, let id = attempt.providerID { worker.remembered[model] = id }
         let plan = self.plan.responsePlan(for: attempt, status: status, upstreamHeaders: headers, requestID: requestID)
         response = plan
         record.provider = attempt.label
@@ -99,9 +100,7 @@ final class ProxyExchange {
     /// Records an attempt's outcome and decides whether its answer goes to the client. On false
     /// the attempt is abandoned: `done` tries the next candidate or answers the final error.
     private func accept(_ outcome: AttemptOutcome) -> Bool {
-        var failed = false
-        if case .responded(let status) = outcome { failed = status == 429 || status >= 500 }
-        noteAttempt(outcome, failed: failed)
+        noteAttempt(outcome)
         switch FailoverPolicy.verdict(outcome, attempt: attemptIndex, of: plan.attempts.count) {
         case .commit:
             return true
@@ -161,7 +160,7 @@ final class ProxyExchange {
         guard let response else {
             // Ended before a head: a connection failure.
             let outcome = AttemptOutcome.connectionFailed(error ?? "no response")
-            noteAttempt(outcome, failed: true)
+            noteAttempt(outcome)
             outcomes.append((attempt.label, outcome))
             nextCandidateOrFail()
             return
@@ -220,14 +219,14 @@ final class ProxyExchange {
         guard let transfer, response == nil, !finished else { return }
         transfer.cancel()
         self.transfer = nil
-        noteAttempt(.timedOut, failed: true)
+        noteAttempt(.timedOut)
         outcomes.append((attempt.label, .timedOut))
         nextCandidateOrFail()
     }
 
     /// Records one attempt's outcome: the circuit breaker, and the access log's attempt list.
-    private func noteAttempt(_ outcome: AttemptOutcome, failed: Bool) {
-        if let id = attempt.providerID { worker.breaker.record(provider: id, failed: failed, now: worker.loop.now) }
+    private func noteAttempt(_ outcome: AttemptOutcome) {
+        if let id = attempt.providerID { worker.breaker.record(provider: id, failed: outcome.isFailure, now: worker.loop.now) }
         attemptLog.append(.object([("provider", .string(attempt.label)), ("result", .string(outcome.summary))]))
     }
 
