@@ -58,7 +58,7 @@ public struct Router: Sendable {
     }
 
     enum Family: Sendable {
-        case exact([String: (Route, String)])   // rest-of-path → (route, method)
+        case exact([Substring: (Route, String)])   // rest-of-path → (route, method)
         case proxy
         case provider
         case debug
@@ -124,7 +124,7 @@ public struct Router: Sendable {
         }
         switch family {
         case .exact(let table):
-            guard let (route, allowed) = table[String(rest)] else { return .notFound }
+            guard let (route, allowed) = table[rest] else { return .notFound }
             return method == allowed ? .route(route) : .methodNotAllowed(allowed: [allowed])
         case .proxy:
             let ru = rest.utf8, suffix = Router.chatSuffix.utf8

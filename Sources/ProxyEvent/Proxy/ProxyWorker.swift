@@ -16,6 +16,9 @@ final class ProxyWorker {
     var breaker = CircuitBreaker()
     /// Auto-detected models and the provider that last answered them.
     var remembered: [String: String] = [:]
+    /// The planner's views of that state, made once (not per request).
+    private lazy var rememberedProvider: (String) -> String? = { [unowned self] in remembered[$0] }
+    private lazy var isCoolingDown: (String) -> Bool = { [unowned self] in breaker.isCoolingDown($0, now: loop.now) }
     var graceTimer: LoopTimer?
 
     init(loop: EventLoop, socket: ListeningSocket, shared: ProxyServer, index: Int) {
@@ -32,10 +35,8 @@ final class ProxyWorker {
 
     private func handle(_ exchange: ServerExchange) {
         let gateway = shared.gateway
-        let now = loop.now
         var context = RequestContext(newRequestID: idGenerator.next(), ready: shared.isReady,
-                                     rememberedProvider: { [unowned self] in remembered[$0] },
-                                     isCoolingDown: { [unowned self] in breaker.isCoolingDown($0, now: now) })
+                                     rememberedProvider: rememberedProvider, isCoolingDown: isCoolingDown)
         context.unixTime = time(nil)
         let decision = gateway.decide(exchange.request, context: context)
         metrics.inFlight += 1
