@@ -115,7 +115,7 @@ struct ChatStreamTransformTests {
     @Test("held text is flushed no later than the chunk with finish_reason")
     func flushAtFinish() {
         let out = String(decoding: transform([fixture("partial-at-finish.sse")], settings(.split)), as: UTF8.self)
-        let events = out.components("\n\n").filter { $0.hasPrefix("data: {") }
+        let events = out.split(separator: "\n\n").map(String.init).filter { $0.hasPrefix("data: {") }
         #expect(events.count == 3)
         // A possible opening tag is held back, then released as answer with the finishing chunk.
         #expect(events[0].contains(#""content":"""#) && events[1].contains(#""content":"""#))
@@ -219,18 +219,5 @@ struct ChatStreamTransformTests {
             let expected = referenceSplit(text, tags: ["think"], assumeOpen: false)
             #expect(acc.reasoning == expected.0 && acc.content == expected.1, "\(text.debugDescription)")
         }
-    }
-}
-
-extension String {
-    func components(_ separator: String) -> [String] {
-        var parts: [String] = []
-        var rest = Substring(self)
-        while let r = rest.firstRange(of: separator) {
-            parts.append(String(rest[..<r.lowerBound]))
-            rest = rest[r.upperBound...]
-        }
-        parts.append(String(rest))
-        return parts
     }
 }

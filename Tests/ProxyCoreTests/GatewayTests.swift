@@ -113,7 +113,7 @@ struct GatewayTests {
     func prefixRewrite() throws {
         let body = #"{ "messages" : [ {"role":"user","content":"h\u00e9"} ], "model" : "fake/some-model", "temperature": 0.70 }"#
         let a = try #require(try plan(decide("POST", "/v1/chat/completions", body: body)).attempts.first)
-        #expect(String(decoding: a.body, as: UTF8.self) == body.replacingOccurrences("\"fake/some-model\"", "\"some-model\""))
+        #expect(String(decoding: a.body, as: UTF8.self) == body.replacing("\"fake/some-model\"", with: "\"some-model\""))
         #expect(a.url.description == "http://127.0.0.1:9/v1/chat/completions")
     }
 
@@ -148,18 +148,5 @@ struct GatewayTests {
         let chat = g.explain(method: "POST", path: "/v1/chat/completions", model: "shared", headers: HTTPHeaders([Self.auth]))
         #expect(chat["candidates"]?.arrayValue?.count == 2)
         #expect(g.explain(method: "GET", path: "/nope/x", model: nil)["status"]?.intValue == 404)
-    }
-}
-
-extension String {
-    func replacingOccurrences(_ a: String, _ b: String) -> String {
-        var out = ""
-        var rest = Substring(self)
-        while let r = rest.firstRange(of: a) {
-            out += rest[..<r.lowerBound]
-            out += b
-            rest = rest[r.upperBound...]
-        }
-        return out + rest
     }
 }

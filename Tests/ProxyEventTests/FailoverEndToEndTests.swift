@@ -35,7 +35,7 @@ struct FailoverEndToEndTests {
     @Test("a connection error moves on to the next candidate")
     func connectionRefused() throws {
         let dead = closedPort()
-        let h = try Harness(config: Self.two.replacingAll("http://FAKE0", with: "http://127.0.0.1:\(dead)"), fakes: 2)
+        let h = try Harness(config: Self.two.replacing("http://FAKE0", with: "http://127.0.0.1:\(dead)"), fakes: 2)
         let (head, _) = try httpRequest(port: h.port, "POST", "/v1/chat/completions", body: #"{"model":"m"}"#)
         #expect(head.status == 200 && head.headers["x-proxyd-provider"] == "second")
     }
@@ -52,7 +52,7 @@ struct FailoverEndToEndTests {
 
     @Test("a single candidate's own answer is passed through as it is")
     func singleCandidate() throws {
-        let h = try Harness(config: Self.two.replacingAll(#""models": ["m"], "priority": 2"#, with: #""priority": 2"#), fakes: 2)
+        let h = try Harness(config: Self.two.replacing(#""models": ["m"], "priority": 2"#, with: #""priority": 2"#), fakes: 2)
         let (head, body) = try httpRequest(port: h.port, "POST", "/v1/chat/completions", headers: [("x-fake-status", "429")],
                                            body: #"{"model":"m"}"#)
         #expect(head.status == 429 && body.contains("fake upstream answered 429"))

@@ -89,7 +89,7 @@ struct ForwardingTests {
         let fake = FakeUpstream()
         try fake.start()
         defer { fake.stop() }
-        let (proxy, port, _) = try ChildProcess.proxyd(config: Harness.defaultConfig.replacingAll("FAKE", with: "127.0.0.1:\(fake.port)"))
+        let (proxy, port, _) = try ChildProcess.proxyd(config: Harness.defaultConfig.replacing("FAKE", with: "127.0.0.1:\(fake.port)"))
         _ = try httpRequest(port: port, "GET", "/fake/bulk?bytes=1000000")  // warm up: pools, buffers
         let baseline = residentBytes(pid: proxy.pid)
         let total = 128 << 20
@@ -149,7 +149,7 @@ struct ForwardingTests {
 
     @Test("an upstream that sends no head in time is a 504")
     func upstreamTimeout() throws {
-        let config = Harness.defaultConfig.replacingAll("\"timeoutSeconds\": 5", with: "\"timeoutSeconds\": 0.3")
+        let config = Harness.defaultConfig.replacing("\"timeoutSeconds\": 5", with: "\"timeoutSeconds\": 0.3")
         let h = try Harness(config: config)
         let started = monotonic()
         let (head, body) = try httpRequest(port: h.port, "POST", "/provider/fake/v1/chat/completions",
@@ -162,7 +162,7 @@ struct ForwardingTests {
     @Test("an upstream that refuses the connection is a 502")
     func connectionRefused() throws {
         let port = closedPort()
-        let h = try Harness(config: Harness.defaultConfig.replacingAll("http://FAKE", with: "http://127.0.0.1:\(port)"))
+        let h = try Harness(config: Harness.defaultConfig.replacing("http://FAKE", with: "http://127.0.0.1:\(port)"))
         let (head, body) = try httpRequest(port: h.port, "POST", "/provider/fake/v1/chat/completions", body: #"{"model":"fake-model"}"#)
         #expect(head.status == 502)
         let error = try JSONValue.parse(body)["error"]

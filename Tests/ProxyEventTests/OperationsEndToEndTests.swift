@@ -13,7 +13,7 @@ struct OperationsEndToEndTests {
 
     @Test("/metrics parses with prometheus_client; per-loop counters add up across two loops")
     func metrics() throws {
-        let h = try Harness(config: Self.config.replacingAll("DEAD", with: String(closedPort())), workers: 2)
+        let h = try Harness(config: Self.config.replacing("DEAD", with: String(closedPort())), workers: 2)
         for _ in 0..<10 { _ = try httpRequest(port: h.port, "POST", "/v1/chat/completions", body: #"{"model":"fake-model"}"#) }
         _ = try httpRequest(port: h.port, "GET", "/nope")
         let (status, out, err) = try PythonClient.run("check_metrics.py", ["http://127.0.0.1:\(h.port)"])
@@ -37,7 +37,7 @@ struct OperationsEndToEndTests {
 
     @Test("/openapi.json is a valid OpenAPI 3.1 document, every route described")
     func openAPI() throws {
-        let h = try Harness(config: Self.config.replacingAll("DEAD", with: String(closedPort())))
+        let h = try Harness(config: Self.config.replacing("DEAD", with: String(closedPort())))
         let (status, out, err) = try PythonClient.run("check_openapi.py", ["http://127.0.0.1:\(h.port)"])
         #expect(status == 0, "\(err)")
         let r = try JSONValue.parse(out)
@@ -46,7 +46,7 @@ struct OperationsEndToEndTests {
 
     @Test("a bounded schemathesis run finds no server error and no response that breaks the document")
     func schemathesis() throws {
-        let h = try Harness(config: Self.config.replacingAll("DEAD", with: String(closedPort())))
+        let h = try Harness(config: Self.config.replacing("DEAD", with: String(closedPort())))
         let (fd, outPath) = makeTemporaryFile("proxyd-st")
         defer { close(fd); unlink(outPath) }
         let child = try ChildProcess(executable: PythonClient.root + "/.venv/bin/schemathesis",
@@ -62,7 +62,7 @@ struct OperationsEndToEndTests {
 
     @Test("the official openai SDK, sync and async, on routes 6, 7, 8 and 10, and errors as its own exceptions")
     func sdkClients() throws {
-        let h = try Harness(config: Self.config.replacingAll("DEAD", with: String(closedPort())))
+        let h = try Harness(config: Self.config.replacing("DEAD", with: String(closedPort())))
         let (status, out, err) = try PythonClient.run("openai_clients.py", ["http://127.0.0.1:\(h.port)", "http://127.0.0.1:\(h.fakePort)", "fake-model"])
         #expect(status == 0, "\(err)")
         let r = try JSONValue.parse(out)
@@ -81,8 +81,8 @@ struct OperationsEndToEndTests {
 
     @Test("an auth.keys gate surfaces as AuthenticationError")
     func authError() throws {
-        let config = Self.config.replacingAll("DEAD", with: String(closedPort()))
-            .replacingAll(#""inheritDefaults": false,"#, with: #""inheritDefaults": false, "auth": {"keys": ["pk-ops"]},"#)
+        let config = Self.config.replacing("DEAD", with: String(closedPort()))
+            .replacing(#""inheritDefaults": false,"#, with: #""inheritDefaults": false, "auth": {"keys": ["pk-ops"]},"#)
         let h = try Harness(config: config)
         let script = """
         import json, sys, openai

@@ -58,7 +58,7 @@ struct PolicyEndToEndTests {
 
     @Test("with auth.keys the proxy key is required, checked, and never forwarded")
     func proxyKeys() throws {
-        let config = Self.config.replacingAll(#""inheritDefaults": false,"#, with: #""inheritDefaults": false, "auth": {"keys": ["env:PROXY_KEY"]},"#)
+        let config = Self.config.replacing(#""inheritDefaults": false,"#, with: #""inheritDefaults": false, "auth": {"keys": ["env:PROXY_KEY"]},"#)
         let h = try Harness(config: config, environment: Self.env.merging(["PROXY_KEY": "pk-gate"]) { a, _ in a })
         let (noKey, _) = try httpRequest(port: h.port, "GET", "/open/v1/models")
         #expect(noKey.status == 401)

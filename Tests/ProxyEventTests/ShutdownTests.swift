@@ -6,8 +6,8 @@ import Testing
 @Suite("Signals")
 struct ShutdownTests {
     static func config(fakePort: Int, grace: Double) -> String {
-        Harness.defaultConfig.replacingAll("FAKE", with: "127.0.0.1:\(fakePort)")
-            .replacingAll("\"maxHeaderBytes\": 8192", with: "\"maxHeaderBytes\": 8192, \"shutdownGraceSeconds\": \(grace)")
+        Harness.defaultConfig.replacing("FAKE", with: "127.0.0.1:\(fakePort)")
+            .replacing("\"maxHeaderBytes\": 8192", with: "\"maxHeaderBytes\": 8192, \"shutdownGraceSeconds\": \(grace)")
     }
 
     @Test("SIGTERM stops accepting, lets a stream in flight finish, and exits 0")

@@ -91,9 +91,3 @@ final class ChildProcess {
         return (child, port, path)
     }
 }
-
-extension String {
-    func firstRange(of needle: String) -> Range<String.Index>? {
-        Substring(self).range(of: needle)
-    }
-}

@@ -25,8 +25,8 @@ final class Harness {
         }
         fakes = started
         var text = config
-        for (i, f) in started.enumerated().reversed() { text = text.replacingAll("FAKE\(i)", with: "127.0.0.1:\(f.port)") }
-        text = text.replacingAll("FAKE", with: "127.0.0.1:\(started[0].port)")
+        for (i, f) in started.enumerated().reversed() { text = text.replacing("FAKE\(i)", with: "127.0.0.1:\(f.port)") }
+        text = text.replacing("FAKE", with: "127.0.0.1:\(started[0].port)")
         let configuration = try ConfigurationLoader.load(file: Array(text.utf8), environment: environment,
                                                          overrides: CommandLineOverrides(listen: "127.0.0.1:0", workers: workers))
         (logFD, logPath) = makeTemporaryFile("proxyd-test-log", in: testLogDirectory)
@@ -59,31 +59,6 @@ final class Harness {
      },
      "debugRoutes": true}
     """
-}
-
-extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        var out = ""
-        var rest = Substring(self)
-        while let r = rest.range(of: target) {
-            out += rest[..<r.lowerBound]
-            out += replacement
-            rest = rest[r.upperBound...]
-        }
-        return out + rest
-    }
-}
-
-extension Substring {
-    func range(of needle: String) -> Range<Substring.Index>? {
-        guard !needle.isEmpty else { return nil }
-        var i = startIndex
-        while i < endIndex {
-            if self[i...].hasPrefix(needle) { return i..<index(i, offsetBy: needle.count) }
-            i = index(after: i)
-        }
-        return nil
-    }
 }
 
 /// Where tests write proxyd's logs. scripts/test.sh names a directory (PROXYD_TEST_LOG_DIR) and
