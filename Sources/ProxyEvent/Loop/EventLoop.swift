@@ -1,13 +1,14 @@
 import CLibevent
 import Glibc
+import Synchronization
 
 /// One libevent event loop (`event_base`). Everything registered on a loop runs on the thread
 /// that runs it; `execute` is the one entry point that is safe from other threads.
 public final class EventLoop: @unchecked Sendable {
     /// The `event_base`.
     let base: OpaquePointer
-    private var lock = pthread_mutex_t()
-    private var queued: [() -> Void] = []
+    /// Work handed over by other threads, run on the loop's thread.
+    private let queued = Mutex<[@Sendable () -> Void]>([])
     private var wakeEvent: OpaquePointer?
 
     /// Makes libevent thread-aware. Called once before any loop exists (needed for cross-thread
@@ -27,7 +28,6 @@ public final class EventLoop: @unchecked Sendable {
         event_config_set_flag(cfg, Int32(EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST.rawValue))
         guard let b = event_base_new_with_config(cfg) else { fatalError("event_base_new failed") }
         base = b
-        pthread_mutex_init(&lock, nil)
         wakeEvent = event_new(base, -1, Int16(EV_PERSIST), { _, _, arg in
             Unmanaged<EventLoop>.fromOpaque(arg!).takeUnretainedValue().drainQueue()
         }, Unmanaged.passUnretained(self).toOpaque())
@@ -38,7 +38,6 @@ public final class EventLoop: @unchecked Sendable {
     deinit {
         if let wakeEvent { event_del(wakeEvent); event_free(wakeEvent) }
         event_base_free(base)
-        pthread_mutex_destroy(&lock)
     }
 
     /// Runs the loop on the calling thread until `stop()` or until nothing is registered.
@@ -48,18 +47,18 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs `work` on the loop's thread (thread-safe).
     public func execute(_ work: @escaping @Sendable () -> Void) {
-        pthread_mutex_lock(&lock)
-        queued.append(work)
-        let first = queued.count == 1
-        pthread_mutex_unlock(&lock)
+        let first = queued.withLock { q in
+            q.append(work)
+            return q.count == 1
+        }
         if first { event_active(wakeEvent, Int32(EV_TIMEOUT), 0) }
     }
 
     private func drainQueue() {
-        pthread_mutex_lock(&lock)
-        let work = queued
-        queued.removeAll()
-        pthread_mutex_unlock(&lock)
+        let work = queued.withLock { q in
+            defer { q.removeAll() }
+            return q
+        }
         for w in work { w() }
     }
 
