@@ -96,28 +96,23 @@ def main():
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(fake); wait_port(fport)
 
-        pport = free_port()
-        cfg = os.path.join(tmp, "proxyd.json")
-        with open(cfg, "w") as f:
-            json.dump({"inheritDefaults": False, "log": {"access": False, "level": "warn"},
-                       "server": {"workers": args.workers},
-                       "providers": {"fake": {"baseUrl": f"http://127.0.0.1:{fport}", "allowedPaths": ["/v1/*"],
-                                              "models": ["fake-model"]}}}, f)
-        proxyd = subprocess.Popen([os.path.join(REL, "proxyd"), "serve", "--config", cfg, "--listen", f"127.0.0.1:{pport}"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(proxyd); wait_port(pport)
+        def start_proxyd(name, think):
+            port = free_port()
+            cfg = os.path.join(tmp, f"{name}.json")
+            with open(cfg, "w") as f:
+                json.dump({"inheritDefaults": False, "log": {"access": False, "level": "warn"}, "think": {"mode": think},
+                           "server": {"workers": args.workers},
+                           "providers": {"fake": {"baseUrl": f"http://127.0.0.1:{fport}", "allowedPaths": ["/v1/*"],
+                                                  "models": ["fake-model"]}}}, f)
+            proc = subprocess.Popen([os.path.join(REL, "proxyd"), "serve", "--config", cfg, "--listen", f"127.0.0.1:{port}"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(proc)
+            wait_port(port)
+            return proc, port
 
+        proxyd, pport = start_proxyd("proxyd", "split")
         # The same proxyd with reasoning processing off, for the split-vs-off comparison.
-        oport = free_port()
-        ocfg = os.path.join(tmp, "proxyd-off.json")
-        with open(ocfg, "w") as f:
-            json.dump({"inheritDefaults": False, "log": {"access": False, "level": "warn"}, "think": {"mode": "off"},
-                       "server": {"workers": args.workers},
-                       "providers": {"fake": {"baseUrl": f"http://127.0.0.1:{fport}", "allowedPaths": ["/v1/*"],
-                                              "models": ["fake-model"]}}}, f)
-        proxyd_off = subprocess.Popen([os.path.join(REL, "proxyd"), "serve", "--config", ocfg, "--listen", f"127.0.0.1:{oport}"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(proxyd_off); wait_port(oport)
+        proxyd_off, oport = start_proxyd("proxyd-off", "off")
 
         nport = free_port()
         nconf = os.path.join(tmp, "nginx.conf")
