@@ -30,3 +30,11 @@ CURLMcode cproxy_multi_setopt_socket_cb(CURLM *multi, cproxy_socket_cb cb) {
 CURLMcode cproxy_multi_setopt_timer_cb(CURLM *multi, cproxy_timer_cb cb) {
     return curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, cb);
 }
+
+CURLcode cproxy_easy_setopt_opensocket_cb(CURL *easy, curl_opensocket_callback cb) {
+    return curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, cb);
+}
+
+CURLcode cproxy_easy_setopt_closesocket_cb(CURL *easy, curl_closesocket_callback cb) {
+    return curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, cb);
+}

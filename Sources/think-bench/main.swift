@@ -82,6 +82,28 @@ for mode in [ThinkMode.off, .split, .strip] {
     print("\(mode.rawValue.padding(6))\(String(Int(nsPerChunk)).leftPad(9))\(String(format1(mbps)).leftPad(9))   (\(sink % 10))")
 }
 
+// Whole (non-streamed) answers: the <think> rewrite and the usage read that every chat
+// completion gets, per response.
+let wholePlain = Array(#"{"id":"chatcmpl-bench","object":"chat.completion","created":1737000000,"model":"deepseek-r1","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the bench, a plain answer of a few words."},"finish_reason":"stop"}],"usage":{"prompt_tokens":18,"completion_tokens":12,"total_tokens":30}}"#.utf8)
+let wholeThink = Array(#"{"id":"chatcmpl-bench","object":"chat.completion","created":1737000000,"model":"deepseek-r1","choices":[{"index":0,"message":{"role":"assistant","content":"<think>\nThe user wants a greeting. A short one will do.\n</think>\n\nHello from the bench."},"finish_reason":"stop"}],"usage":{"prompt_tokens":18,"completion_tokens":30,"total_tokens":48}}"#.utf8)
+print("whole answers (\(wholePlain.count) and \(wholeThink.count) bytes), \(rounds * 20) rounds")
+print("mode   answer   ns/response")
+for mode in [ThinkMode.off, .split, .strip] {
+    for (name, body) in [("plain", wholePlain), ("think", wholeThink)] {
+        var settings = ThinkSettings()
+        settings.mode = mode
+        let plan = ChatStreamSettings(think: settings)
+        var sink = 0
+        let start = now()
+        for _ in 0..<(rounds * 20) {
+            let done = plan.finishWhole(body, prices: Usage.Prices(prompt1K: 0.001, completion1K: 0.002))
+            sink &+= done.body.count &+ (done.usage?.completionTokens ?? 0)
+        }
+        let elapsed = now() - start
+        print("\(mode.rawValue.padding(7))\(name.padding(9))\(String(Int(elapsed / Double(rounds * 20) * 1e9)).leftPad(11))   (\(sink % 10))")
+    }
+}
+
 func format1(_ v: Double) -> String { String(Double(Int(v * 10)) / 10) }
 extension String {
     func padding(_ n: Int) -> String { self + String(repeating: " ", count: max(0, n - count)) }

@@ -20,6 +20,10 @@ CURLcode cproxy_easy_setopt_ptr(CURL *easy, CURLoption option, const void *value
 CURLcode cproxy_easy_setopt_off(CURL *easy, CURLoption option, curl_off_t value);
 /// curl_easy_setopt for CURLOPT_WRITEFUNCTION / CURLOPT_HEADERFUNCTION.
 CURLcode cproxy_easy_setopt_data_cb(CURL *easy, CURLoption option, cproxy_data_cb cb);
+/// curl_easy_setopt for CURLOPT_OPENSOCKETFUNCTION.
+CURLcode cproxy_easy_setopt_opensocket_cb(CURL *easy, curl_opensocket_callback cb);
+/// curl_easy_setopt for CURLOPT_CLOSESOCKETFUNCTION.
+CURLcode cproxy_easy_setopt_closesocket_cb(CURL *easy, curl_closesocket_callback cb);
 /// curl_easy_getinfo for a long result.
 CURLcode cproxy_easy_getinfo_long(CURL *easy, CURLINFO info, long *out);
 /// curl_easy_getinfo for a pointer result (CURLINFO_PRIVATE).

@@ -104,8 +104,16 @@ public struct JSONScanner {
     mutating func skipString() throws(JSONParseError) -> Bool {
         i += 1
         var escaped = false
-        while i < bytes.count {
-            let b = bytes[i]
+        let n = bytes.count
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { throw fail("unterminated string") }
+        while i < n {
+            // Most bytes are plain text: skip them in a tight loop.
+            var b = base[i]
+            while b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") && b >= 0x20 {
+                i += 1
+                if i == n { throw fail("unterminated string") }
+                b = base[i]
+            }
             if b == UInt8(ascii: "\"") { i += 1; return escaped }
             if b < 0x20 { throw fail("control character in string") }
             if b == UInt8(ascii: "\\") {
@@ -123,9 +131,7 @@ public struct JSONScanner {
                 default:
                     throw fail("invalid escape")
                 }
-                continue
             }
-            i += 1
         }
         throw fail("unterminated string")
     }

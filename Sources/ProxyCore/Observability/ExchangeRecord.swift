@@ -18,8 +18,8 @@ public struct ExchangeRecord: Sendable {
     /// How the exchange ended when not plainly: `client_gone`, `upstream_broke`, `cut`.
     public var outcome: String?
     public var failovers: Int = 0
-    /// What each attempt got, in order.
-    public var attemptDetails: [JSONValue] = []
+    /// What each attempt got, in order: the provider's label and the outcome.
+    public var attemptDetails: [(provider: String, outcome: AttemptOutcome)] = []
 
     public init(requestID: String, method: String, route: String) {
         self.requestID = requestID
@@ -52,7 +52,9 @@ public struct ExchangeRecord: Sendable {
             ("completion_tokens", opt(completionTokens)),
             ("cost_usd", costUSD.map { .double($0) } ?? .null),
         ]
-        if attemptDetails.count > 1 || failovers > 0 { fields.append(("attempt_results", .array(attemptDetails))) }
+        if attemptDetails.count > 1 || failovers > 0 { fields.append(("attempt_results", .array(attemptDetails.map {
+            .object([("provider", .string($0.provider)), ("result", .string($0.outcome.summary))])
+        }))) }
         if let outcome { fields.append(("outcome", .string(outcome))) }
         return fields
     }

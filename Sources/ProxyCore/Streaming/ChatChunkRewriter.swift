@@ -268,27 +268,34 @@ public struct ChatChunkRewriter: Sendable {
     /// Whether `body` has `<tag>` for one of `tags`, or a `\u003c` escape (which may hide one).
     /// One pass that stops only at `<` and `\`.
     static func mayHoldOpeningTag(_ body: UnsafeRawBufferPointer, tags: [String]) -> Bool {
-        let openers = tags.map { Array("<\($0)>".utf8) }
-        let escape = Array("\\u003".utf8)
+        guard let base = body.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
         let n = body.count
         var i = 0
         while i < n {
-            let b = body[i]
+            let b = base[i]
             if b == UInt8(ascii: "<") {
-                for o in openers where n - i >= o.count {
-                    var k = 1
-                    while k < o.count && body[i + k] == o[k] { k += 1 }
-                    if k == o.count { return true }
+                for tag in tags where tagOpens(tag, at: i + 1, in: body) { return true }
+            } else if b == UInt8(ascii: "\\") {
+                // \u003c or \u003C: an escaped '<'.
+                if n - i > 5 && base[i + 1] == UInt8(ascii: "u") && base[i + 2] == UInt8(ascii: "0")
+                    && base[i + 3] == UInt8(ascii: "0") && base[i + 4] == UInt8(ascii: "3") && base[i + 5] | 0x20 == UInt8(ascii: "c") {
+                    return true
                 }
-            } else if b == UInt8(ascii: "\\") && n - i > escape.count {
-                var k = 1
-                while k < escape.count && body[i + k] == escape[k] { k += 1 }
-                if k == escape.count && (body[i + k] | 0x20) == UInt8(ascii: "c") { return true }
                 i += 1  // skip the escaped character
             }
             i += 1
         }
         return false
+    }
+
+    /// Whether `tag` followed by `>` starts at `start` in `body`.
+    private static func tagOpens(_ tag: String, at start: Int, in body: UnsafeRawBufferPointer) -> Bool {
+        var j = start
+        for c in tag.utf8 {
+            guard j < body.count, body[j] == c else { return false }
+            j += 1
+        }
+        return j < body.count && body[j] == UInt8(ascii: ">")
     }
 
 }

@@ -3,7 +3,7 @@ import ProxyCore
 /// Carries one forwarded request: runs the plan's attempts in order on the loop's upstream
 /// client, asks ProxyCore whether to fail over, then streams the committed answer to the client
 /// through its body handling, with backpressure and cancellation both ways.
-final class ProxyExchange {
+final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
     private let worker: ProxyWorker
     private let client: ServerExchange
     private let plan: ForwardPlan
@@ -22,11 +22,14 @@ final class ProxyExchange {
     private var wholeBody: [UInt8] = []
     private var finished = false
     private var failingOver = false
-    private var headTimer: LoopTimer?
-    private var idleTimer: LoopTimer?
+    /// One timer per exchange: the head's time limit while an attempt waits for its head, then
+    /// the stream's idle limit, checked against `lastActivity` when it fires (so body bytes
+    /// need not re-arm it).
+    private var deadline: LoopTimer?
+    private var waiting = Waiting.nothing
+    private var lastActivity = 0.0
+    private enum Waiting { case head, bytes, nothing }
     private var scratch: [UInt8] = []
-    /// One entry per attempt, for the access log.
-    private var attemptLog: [JSONValue] = []
 
     /// Above this many unsent bytes the upstream is paused; it resumes once they are sent.
     static let highWaterBytes = 256 * 1024
@@ -43,10 +46,13 @@ final class ProxyExchange {
     }
 
     func start() {
-        client.onClientGone = { [self] in clientLeft() }
-        client.onDrained = { [self] in transfer?.resume() }
+        client.observer = self
         startAttempt()
     }
+
+    func clientGone() { clientLeft() }
+
+    func clientDrained() { transfer?.resume() }
 
     private var attempt: UpstreamAttempt { plan.attempts[attemptIndex] }
 
@@ -58,19 +64,45 @@ final class ProxyExchange {
         anthropicStream = nil
         let request = UpstreamRequest(url: a.url, method: a.method, headers: a.headers, body: a.body,
                                       connectTimeoutSeconds: a.timeoutSeconds)
-        transfer = worker.upstream.start(request, handler: UpstreamTransfer.Handler(
-            head: { [self] status, headers in head(status: status, headers: headers) },
-            body: { [self] bytes in body(bytes) },
-            done: { [self] error in done(error) }))
-        let timer = headTimer ?? LoopTimer(loop: worker.loop) { [unowned self] in headTimedOut() }
-        headTimer = timer
-        timer.schedule(after: a.timeoutSeconds)
+        transfer = worker.upstream.start(request, handler: self)
+        waiting = .head
+        arm(after: a.timeoutSeconds)
     }
+
+    private func arm(after seconds: Double) {
+        let timer = deadline ?? LoopTimer(loop: worker.loop) { [unowned self] in deadlinePassed() }
+        deadline = timer
+        timer.schedule(after: seconds)
+    }
+
+    private func deadlinePassed() {
+        switch waiting {
+        case .head:
+            headTimedOut()
+        case .bytes:
+            let limit = worker.settings.streamIdleTimeoutSeconds
+            let quiet = monotonicNow() - lastActivity
+            if quiet >= limit { streamIdle() } else { arm(after: limit - quiet) }
+        case .nothing:
+            break
+        }
+    }
+
+    private func disarm() {
+        waiting = .nothing
+        deadline?.cancel()
+    }
+
+    func transferHead(status: Int, headers: HTTPHeaders) -> Bool { head(status: status, headers: headers) }
+
+    func transferBody(_ bytes: UnsafeRawBufferPointer) -> UpstreamTransfer.BodyVerdict { body(bytes) }
+
+    func transferDone(error: String?) { done(error) }
 
     // MARK: upstream events
 
     private func head(status: Int, headers: HTTPHeaders) -> Bool {
-        headTimer?.cancel()
+        disarm()
         record.upstreamStatus = status
         if record.ttfbSeconds == nil { record.ttfbSeconds = monotonicNow() - started }
         let outcome = AttemptOutcome.responded(status: status)
@@ -113,7 +145,7 @@ final class ProxyExchange {
 
     private func body(_ bytes: UnsafeRawBufferPointer) -> UpstreamTransfer.BodyVerdict {
         guard let response, !client.isEnded else { return .cancel }
-        armIdleTimer()
+        lastActivity = monotonicNow()
         switch response.body {
         case .chatJSON, .anthropicJSON, .anthropicError:
             wholeBody.append(contentsOf: bytes)
@@ -145,8 +177,7 @@ final class ProxyExchange {
 
     private func done(_ error: String?) {
         transfer = nil
-        headTimer?.cancel()
-        idleTimer?.cancel()
+        disarm()
         if finished { return }
         if failingOver {
             failingOver = false
@@ -227,7 +258,7 @@ final class ProxyExchange {
     /// Records one attempt's outcome: the circuit breaker, and the access log's attempt list.
     private func noteAttempt(_ outcome: AttemptOutcome) {
         if let id = attempt.providerID { worker.breaker.record(provider: id, failed: outcome.isFailure, now: worker.loop.now) }
-        attemptLog.append(.object([("provider", .string(attempt.label)), ("result", .string(outcome.summary))]))
+        record.attemptDetails.append((attempt.label, outcome))
     }
 
     /// Puts the answer's usage and cost into the record.
@@ -239,9 +270,9 @@ final class ProxyExchange {
     }
 
     private func armIdleTimer() {
-        let timer = idleTimer ?? LoopTimer(loop: worker.loop) { [unowned self] in streamIdle() }
-        idleTimer = timer
-        timer.schedule(after: worker.settings.streamIdleTimeoutSeconds)
+        waiting = .bytes
+        lastActivity = monotonicNow()
+        arm(after: worker.settings.streamIdleTimeoutSeconds)
     }
 
     private func streamIdle() {
@@ -284,13 +315,10 @@ final class ProxyExchange {
     private func complete() {
         guard !finished else { return }
         finished = true
-        headTimer?.cancel()
-        idleTimer?.cancel()
-        client.onClientGone = nil
-        client.onDrained = nil
+        disarm()
+        client.observer = nil
         record.bytesOut = client.bytesSent
         record.durationSeconds = monotonicNow() - started
-        record.attemptDetails = attemptLog
         worker.finish(record)
     }
 }

@@ -2,9 +2,17 @@ import CLibevent
 import Glibc
 import ProxyCore
 
+/// Told of the client's side of an exchange; the exchange holds it until the reply ends.
+public protocol ServerExchangeObserver: AnyObject {
+    /// The client disconnected before the reply ended (reported once).
+    func clientGone()
+    /// The client has taken every byte sent so far.
+    func clientDrained()
+}
+
 /// One client request and its reply, on the server's loop. The reply is whole (`respond`) or
 /// streamed (`startStream`, `send`, then `finishStream` or `abortStream`). A client that goes
-/// away is reported once through `onClientGone`; after that every call is a no-op.
+/// away is reported once through `onClientGone` (or the observer); after that every call is a no-op.
 public final class ServerExchange {
     public let request: IncomingRequest
     private unowned let server: HTTPServer
@@ -23,6 +31,8 @@ public final class ServerExchange {
     public var onClientGone: (() -> Void)?
     /// Called when the client has taken every byte sent so far.
     public var onDrained: (() -> Void)?
+    /// The same two events, for an owner that is an object (no closures to allocate).
+    public var observer: ServerExchangeObserver?
     /// Body bytes handed to the client connection so far.
     public private(set) var bytesSent = 0
     /// Whether the reply has ended (completed, aborted, or the client left); nothing more can be sent.
@@ -134,7 +144,10 @@ public final class ServerExchange {
         case .streaming, .aborting:
             closeConnection()
         }
+        let observer = self.observer
+        self.observer = nil
         onClientGone?()
+        observer?.clientGone()
     }
 
     /// Drops every callback into this exchange; evhttp frees the request with its connection.
@@ -143,11 +156,13 @@ public final class ServerExchange {
         finishUp()
         onClientGone = nil
         onDrained = nil
+        observer = nil
     }
 
     private func drained() {
         if state == .aborting { closeConnection(); return }
         onDrained?()
+        observer?.clientDrained()
     }
 
     /// Whether the request may have left body bytes evhttp did not read (it reads none for
@@ -237,8 +252,11 @@ public final class ServerExchange {
             evhttp_connection_free(evcon)
         }
         let callback = onClientGone
+        let observer = self.observer
         onClientGone = nil
+        self.observer = nil
         server.ended(self)
         callback?()
+        observer?.clientGone()
     }
 }

@@ -31,8 +31,8 @@ public final class UpstreamClient {
         self.loop = loop
         multi = curl_multi_init()
         let me = Unmanaged.passUnretained(self).toOpaque()
-        cproxy_multi_setopt_socket_cb(multi) { easy, socket, what, userp, socketp in
-            Unmanaged<UpstreamClient>.fromOpaque(userp!).takeUnretainedValue().watch(socket: socket, what: what, watch: socketp)
+        cproxy_multi_setopt_socket_cb(multi) { easy, socket, what, userp, _ in
+            Unmanaged<UpstreamClient>.fromOpaque(userp!).takeUnretainedValue().watch(socket: socket, what: what)
         }
         cproxy_multi_setopt_ptr(multi, CURLMOPT_SOCKETDATA, me)
         cproxy_multi_setopt_timer_cb(multi) { _, timeoutMs, userp in
@@ -52,6 +52,7 @@ public final class UpstreamClient {
         for h in idleHandles { curl_easy_cleanup(h) }
         for u in parsedURLs.values { curl_url_cleanup(u) }
         curl_multi_cleanup(multi)
+        watches.removeAll()
     }
 
     /// A parsed form of `url` to hand libcurl (CURLOPT_CURLU), or nil to set it as text.
@@ -74,7 +75,7 @@ public final class UpstreamClient {
     }
 
     /// Starts a transfer; its callbacks run on this loop.
-    public func start(_ request: UpstreamRequest, handler: UpstreamTransfer.Handler) -> UpstreamTransfer {
+    public func start(_ request: UpstreamRequest, handler: UpstreamTransferDelegate) -> UpstreamTransfer {
         let transfer = UpstreamTransfer(client: self, request: request, handler: handler)
         transfers[ObjectIdentifier(transfer)] = transfer
         curl_multi_add_handle(multi, transfer.easy)
@@ -91,38 +92,107 @@ public final class UpstreamClient {
 
     // MARK: libcurl's callbacks and the loop's events
 
-    /// One watched socket: an event whose flags follow what libcurl asks for.
+    /// One socket libcurl uses, by descriptor: its event, whose flags follow what libcurl asks for.
+    ///
+    /// A connection's socket stays registered for reading while the connection waits in
+    /// libcurl's pool ("parked"): libcurl says REMOVE after every transfer and asks again for
+    /// the next one, and keeping the registration saves two epoll changes per request. That
+    /// is safe only for sockets whose whole life proxyd sees: connection sockets, opened and
+    /// closed through the callbacks below. Any other socket (a resolver's wake-up pair, say)
+    /// is unregistered at once when libcurl lets go of it.
     final class SocketWatch {
-        var event: OpaquePointer?
+        let event: OpaquePointer
+        /// The flags the event is registered with; 0 when it is not registered.
         var flags: Int16 = 0
-        deinit { if let event { event_del(event); event_free(event) } }
+        /// Opened through `openSocket`, so its close is seen.
+        var isConnection = false
+        /// libcurl has let go of it; it stays registered until it becomes readable or is closed.
+        var parked = false
+
+        init(base: OpaquePointer) { event = event_new(base, -1, 0, nil, nil) }
+
+        func unregister() {
+            if flags != 0 { event_del(event) }
+            flags = 0
+        }
+
+        deinit {
+            unregister()
+            event_free(event)
+        }
     }
 
-    private func watch(socket: curl_socket_t, what: Int32, watch: UnsafeMutableRawPointer?) -> Int32 {
+    /// Watches by descriptor.
+    private var watches: [SocketWatch?] = []
+
+    private func watchFor(_ fd: curl_socket_t) -> SocketWatch {
+        let i = Int(fd)
+        if i >= watches.count { watches.append(contentsOf: repeatElement(nil, count: i + 1 - watches.count)) }
+        if let w = watches[i] { return w }
+        let w = SocketWatch(base: loop.base)
+        watches[i] = w
+        return w
+    }
+
+    private func watch(socket: curl_socket_t, what: Int32) -> Int32 {
+        let w = watchFor(socket)
         if what == CURL_POLL_REMOVE {
-            if let watch { Unmanaged<SocketWatch>.fromOpaque(watch).release() }
-            curl_multi_assign(multi, socket, nil)
+            if w.isConnection && w.flags == Int16(EV_READ | EV_PERSIST) {
+                w.parked = true
+            } else {
+                w.unregister()
+                if !w.isConnection { watches[Int(socket)] = nil }
+            }
             return 0
         }
+        w.parked = false
         var flags = Int16(EV_PERSIST)
         if what & CURL_POLL_IN != 0 { flags |= Int16(EV_READ) }
         if what & CURL_POLL_OUT != 0 { flags |= Int16(EV_WRITE) }
-        let w: SocketWatch
-        if let watch {
-            w = Unmanaged<SocketWatch>.fromOpaque(watch).takeUnretainedValue()
-            if w.flags == flags { return 0 }
-            event_del(w.event)
-        } else {
-            w = SocketWatch()
-            w.event = event_new(loop.base, -1, 0, nil, nil)
-            curl_multi_assign(multi, socket, Unmanaged.passRetained(w).toOpaque())
-        }
+        if w.flags == flags { return 0 }
+        w.unregister()
         w.flags = flags
         event_assign(w.event, loop.base, socket, flags, { fd, events, arg in
             Unmanaged<UpstreamClient>.fromOpaque(arg!).takeUnretainedValue().socketReady(fd, events)
         }, Unmanaged.passUnretained(self).toOpaque())
         event_add(w.event, nil)
         return 0
+    }
+
+    /// libcurl's socket for a new connection (CURLOPT_OPENSOCKETFUNCTION).
+    private func openSocket(family: Int32, type: Int32, protocol: Int32) -> curl_socket_t {
+        let fd = Glibc.socket(family, type | Int32(SOCK_CLOEXEC.rawValue), `protocol`)
+        if fd >= 0 {
+            let w = watchFor(fd)
+            w.unregister()
+            w.parked = false
+            w.isConnection = true
+        }
+        return fd
+    }
+
+    /// libcurl closes a connection (CURLOPT_CLOSESOCKETFUNCTION).
+    private func closeSocket(_ fd: curl_socket_t) -> Int32 {
+        if Int(fd) < watches.count, let w = watches[Int(fd)] {
+            w.unregister()
+            watches[Int(fd)] = nil
+        }
+        return Glibc.close(fd)
+    }
+
+    /// Sets the socket callbacks on an easy handle (after every reset).
+    func setSocketCallbacks(_ easy: UnsafeMutableRawPointer) {
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        cproxy_easy_setopt_opensocket_cb(easy) { clientp, purpose, address in
+            guard purpose == CURLSOCKTYPE_IPCXN, let address else { return CURL_SOCKET_BAD }
+            return Unmanaged<UpstreamClient>.fromOpaque(clientp!).takeUnretainedValue()
+                .openSocket(family: address.pointee.family, type: address.pointee.socktype, protocol: address.pointee.protocol)
+        }
+        cproxy_easy_setopt_ptr(easy, CURLOPT_OPENSOCKETDATA, me)
+        cproxy_easy_setopt_closesocket_cb(easy) { clientp, fd in
+            Unmanaged<UpstreamClient>.fromOpaque(clientp!).takeUnretainedValue().closeSocket(fd)
+        }
+        cproxy_easy_setopt_ptr(easy, CURLOPT_CLOSESOCKETDATA, me)
     }
 
     private func setTimer(ms: Int) -> Int32 {
@@ -136,6 +206,13 @@ public final class UpstreamClient {
     }
 
     private func socketReady(_ fd: Int32, _ events: Int16) {
+        if Int(fd) < watches.count, let w = watches[Int(fd)], w.parked {
+            // A pooled connection became readable: closed by the upstream, most likely. libcurl
+            // checks it before reusing it; stop watching it meanwhile.
+            w.parked = false
+            w.unregister()
+            return
+        }
         var action: Int32 = 0
         if events & Int16(EV_READ) != 0 { action |= CURL_CSELECT_IN }
         if events & Int16(EV_WRITE) != 0 { action |= CURL_CSELECT_OUT }

@@ -3,17 +3,25 @@ import CProxyShim
 import Glibc
 import ProxyCore
 
+/// What a transfer reports, in order: the head once, body bytes any number of times, the end
+/// once. The transfer holds its delegate until the end (or `cancel`).
+public protocol UpstreamTransferDelegate: AnyObject {
+    /// The final response head (1xx heads are skipped). Return false to cancel.
+    func transferHead(status: Int, headers: HTTPHeaders) -> Bool
+    /// Body bytes. Return `.pause` to have the same bytes delivered again after `resume()`.
+    func transferBody(_ bytes: UnsafeRawBufferPointer) -> UpstreamTransfer.BodyVerdict
+    /// The transfer ended: nil when complete, else why it failed.
+    func transferDone(error: String?)
+}
+
 /// One upstream request on an `UpstreamClient`: the head and body are delivered as they
 /// arrive, and the body can be paused while the client is slow.
 public final class UpstreamTransfer {
-    /// What a transfer reports, in order: `head` once, `body` any number of times, `done` once.
-    public struct Handler {
-        /// The final response head (1xx heads are skipped). Return false to cancel.
-        public var head: (_ status: Int, _ headers: HTTPHeaders) -> Bool
-        /// Body bytes. Return `.pause` to have the same bytes delivered again after `resume()`.
-        public var body: (_ bytes: UnsafeRawBufferPointer) -> BodyVerdict
-        /// The transfer ended: nil when complete, else why it failed.
-        public var done: (_ error: String?) -> Void
+    /// A delegate made of closures, for callers that keep no object of their own.
+    public final class Handler: UpstreamTransferDelegate {
+        let head: (_ status: Int, _ headers: HTTPHeaders) -> Bool
+        let body: (_ bytes: UnsafeRawBufferPointer) -> BodyVerdict
+        let done: (_ error: String?) -> Void
 
         public init(head: @escaping (Int, HTTPHeaders) -> Bool, body: @escaping (UnsafeRawBufferPointer) -> BodyVerdict,
                     done: @escaping (String?) -> Void) {
@@ -21,25 +29,30 @@ public final class UpstreamTransfer {
             self.body = body
             self.done = done
         }
+
+        public func transferHead(status: Int, headers: HTTPHeaders) -> Bool { head(status, headers) }
+        public func transferBody(_ bytes: UnsafeRawBufferPointer) -> BodyVerdict { body(bytes) }
+        public func transferDone(error: String?) { done(error) }
     }
 
     public enum BodyVerdict { case accepted, pause, cancel }
 
     private unowned let client: UpstreamClient
     let easy: UnsafeMutableRawPointer
-    private var handler: Handler?
+    private var handler: UpstreamTransferDelegate?
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private var headHeaders = HTTPHeaders()
     public private(set) var headDelivered = false
     private var finishedAlready = false
     public private(set) var isPaused = false
 
-    init(client: UpstreamClient, request: UpstreamRequest, handler: Handler) {
+    init(client: UpstreamClient, request: UpstreamRequest, handler: UpstreamTransferDelegate) {
         self.client = client
         self.handler = handler
         easy = client.takeHandle()
         let me = Unmanaged.passUnretained(self).toOpaque()
         cproxy_easy_setopt_ptr(easy, CURLOPT_PRIVATE, me)
+        client.setSocketCallbacks(easy)
         let urlText = request.url.description
         if let parsed = client.parsedURL(urlText) {
             cproxy_easy_setopt_ptr(easy, CURLOPT_CURLU, UnsafeRawPointer(parsed))
@@ -129,11 +142,11 @@ public final class UpstreamTransfer {
     func finished(_ result: CURLcode) {
         guard !finishedAlready else { return }
         finishedAlready = true
-        let done = handler?.done
+        let delegate = handler
         handler = nil
         withExtendedLifetime(self) {
             client.remove(self)
-            done?(result == CURLE_OK ? nil : String(cString: curl_easy_strerror(result)))
+            delegate?.transferDone(error: result == CURLE_OK ? nil : String(cString: curl_easy_strerror(result)))
         }
     }
 
@@ -152,7 +165,7 @@ public final class UpstreamTransfer {
             cproxy_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
             if status < 200 { return count }  // end of an interim response
             headDelivered = true
-            guard let handler, handler.head(status, headHeaders) else { return 0 }
+            guard let handler, handler.transferHead(status: status, headers: headHeaders) else { return 0 }
             return count
         }
         if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
@@ -167,7 +180,7 @@ public final class UpstreamTransfer {
 
     private func bodyBytes(_ ptr: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
         guard let handler else { return 0 }
-        switch handler.body(UnsafeRawBufferPointer(start: ptr, count: count)) {
+        switch handler.transferBody(UnsafeRawBufferPointer(start: ptr, count: count)) {
         case .accepted:
             return count
         case .pause:
