@@ -44,4 +44,32 @@ struct UpstreamWireTests {
         #expect(body.lowercased().contains("certificate") || body.lowercased().contains("ssl"), "\(body)")
         #expect(!readAll(outPath).contains("REQUEST"))
     }
+
+    @Test("an upstream that closes a pooled connection: the next request goes out on a new one",
+          .enabled(if: PythonClient.available))
+    func pooledConnectionClosedByUpstream() throws {
+        let (fd, outPath) = makeTemporaryFile("proxyd-closing-out")
+        defer { close(fd); unlink(outPath) }
+        let server = try ChildProcess(executable: PythonClient.python,
+                                      arguments: [PythonClient.root + "/Tests/clients/closing_upstream.py"],
+                                      environment: ["PATH": "/usr/bin:/bin"], stdoutFD: fd)
+        defer { server.signal(SIGTERM); _ = server.waitForExit(5) }
+        var port = 0
+        #expect(waitUntil(20) {
+            let out = readAll(outPath)
+            guard let r = out.firstRange(of: "PORT ") else { return false }
+            port = Int(out[r.upperBound...].prefix { $0.isNumber }) ?? 0
+            return port > 0
+        })
+        let config = #"{"inheritDefaults": false, "providers": {"closing": {"baseUrl": "http://127.0.0.1:\#(port)"}}}"#
+        let h = try Harness(config: config)
+        for n in 1...3 {
+            let (head, body) = try httpRequest(port: h.port, "POST", "/provider/closing/v1/chat/completions", body: #"{"model":"m"}"#)
+            #expect(head.status == 200)
+            #expect(body.contains(#""id":"c\#(n)""#), "\(body)")
+            // The upstream closes the connection proxyd keeps for reuse before the next request.
+            #expect(waitUntil(10) { readAll(outPath).contains("CLOSED \(n)") })
+        }
+        #expect(readAll(outPath).contains("CONN 3"))
+    }
 }
