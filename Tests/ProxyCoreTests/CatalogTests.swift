@@ -1,4 +1,4 @@
-import ProxyCore
+@testable import ProxyCore
 import Testing
 
 @Suite("Model list, catalog and candidates (SPEC §4)")
@@ -199,6 +199,35 @@ struct UsageTests {
         #expect(whole.withUnsafeBytes { Usage.ofCompletion($0) } == Usage(promptTokens: 7, completionTokens: 3, reportedCost: 0.5))
         let nullUsage = Array(#"{"choices":[{"index":0,"delta":{"content":"\"usage\":{"}}],"usage":null}"#.utf8)
         #expect(nullUsage.withUnsafeBytes { Usage.ofChunk($0) } == nil)
+        let odd = Array(#"{"usage":{"prompt_tokens":7.0,"completion_tokens":"3","cost":null},"x":1}"#.utf8)
+        #expect(odd.withUnsafeBytes { Usage.ofCompletion($0) } == Usage(promptTokens: 7))
+        let negative = Array(#"{"usage":{"prompt_tokens":-1,"completion_tokens":1e20}}"#.utf8)
+        #expect(negative.withUnsafeBytes { Usage.ofCompletion($0) } == nil)
+        let broken = Array(#"{"choices":[}],"usage":{"prompt_tokens":7}}"#.utf8)
+        #expect(broken.withUnsafeBytes { Usage.ofCompletion($0) } == nil)
+    }
+
+    @Test("the quick look for a usage object agrees with a plain search over generated chunks")
+    func usageScanProperty() {
+        // A plain reference: every `"usage"` followed by optional spaces and colons, then `{`.
+        func reference(_ b: [UInt8]) -> Bool {
+            let key = Array(#""usage""#.utf8)
+            guard b.count > key.count else { return false }
+            for i in 0..<(b.count - key.count) where Array(b[i..<(i + key.count)]) == key {
+                var j = i + key.count
+                while j < b.count, [0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: ":")].contains(b[j]) { j += 1 }
+                if j < b.count && b[j] == UInt8(ascii: "{") { return true }
+            }
+            return false
+        }
+        let pieces = [#"""#, "u", "s", "a", "g", "e", "usage", #""usage""#, ":", " ", "{", "}", "x", "ge\"", #""usage":"#, "null"]
+        var rng = SplitMix(seed: 7)
+        for _ in 0..<5000 {
+            var text = ""
+            for _ in 0..<Int(rng.next() % 12) { text += pieces[Int(rng.next() % UInt64(pieces.count))] }
+            let bytes = Array(text.utf8)
+            #expect(bytes.withUnsafeBytes { UsageScan.mayHaveUsageObject($0) } == reference(bytes), "\(text)")
+        }
     }
 
     static let bodies: [(String, String, String?, Bool, String)] = [

@@ -11,24 +11,55 @@ public struct Usage: Sendable, Equatable {
         self.reportedCost = reportedCost
     }
 
-    static let outerKeys = JSONScanner.Keys(["usage"])
-    static let usageKeys = JSONScanner.Keys(["prompt_tokens", "completion_tokens", "cost"])
-
-    /// The `usage` of a whole chat completion body, if it has one. Reads the numbers in place.
+    /// The `usage` of a whole chat completion body, if it has one. Reads the numbers in place,
+    /// without allocating; stops reading at the `usage` member.
     public static func ofCompletion(_ body: UnsafeRawBufferPointer) -> Usage? {
-        guard let top = try? JSONScanner.topLevelObject(body, keys: outerKeys), let u = top.members[0],
-              body[u.range.lowerBound] == UInt8(ascii: "{") else { return nil }
-        let object = UnsafeRawBufferPointer(rebasing: body[u.range])
-        guard let fields = try? JSONScanner.topLevelObject(object, keys: usageKeys) else { return nil }
-        func number(_ m: JSONScanner.Member?) -> Double? {
-            guard let m, !m.isString else { return nil }
-            return Double(String(decoding: UnsafeRawBufferPointer(rebasing: object[m.range]), as: UTF8.self))
+        var found: Range<Int>? = nil
+        do {
+            try JSONScanner.forEachMember(body) { name, value in
+                if JSONScanner.name(name, is: "usage") { found = value; return false }
+                return true
+            }
+        } catch { return nil }
+        guard let u = found, body[u.lowerBound] == UInt8(ascii: "{") else { return nil }
+        let object = UnsafeRawBufferPointer(rebasing: body[u])
+        var usage = Usage()
+        do {
+            try JSONScanner.forEachMember(object) { name, value in
+                if JSONScanner.name(name, is: "prompt_tokens") {
+                    usage.promptTokens = count(object, value)
+                } else if JSONScanner.name(name, is: "completion_tokens") {
+                    usage.completionTokens = count(object, value)
+                } else if JSONScanner.name(name, is: "cost") {
+                    usage.reportedCost = number(object, value)
+                }
+                return true
+            }
+        } catch { return nil }
+        if usage.promptTokens == nil && usage.completionTokens == nil && usage.reportedCost == nil { return nil }
+        return usage
+    }
+
+    /// A token count: a non-negative whole number below 10^15, read directly when it is plain digits.
+    static func count(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
+        if range.count <= 15 {
+            var v = 0
+            var plain = true
+            for i in range {
+                let d = text[i] &- 0x30
+                if d > 9 { plain = false; break }
+                v = v * 10 + Int(d)
+            }
+            if plain && !range.isEmpty { return v }
         }
-        let prompt = number(fields.members[0]).flatMap { $0 >= 0 && $0 < 1e15 ? Int($0) : nil }
-        let completion = number(fields.members[1]).flatMap { $0 >= 0 && $0 < 1e15 ? Int($0) : nil }
-        let cost = number(fields.members[2])
-        if prompt == nil && completion == nil && cost == nil { return nil }
-        return Usage(promptTokens: prompt, completionTokens: completion, reportedCost: cost)
+        return number(text, range).flatMap { $0 >= 0 && $0 < 1e15 ? Int($0) : nil }
+    }
+
+    /// A JSON number as a Double; nil for any other value.
+    static func number(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) -> Double? {
+        guard let first = range.first, text[first] != UInt8(ascii: "\""), text[first] != UInt8(ascii: "{"),
+              text[first] != UInt8(ascii: "[") else { return nil }
+        return Double(String(decoding: UnsafeRawBufferPointer(rebasing: text[range]), as: UTF8.self))
     }
 
     /// The `usage` of a stream chunk, found with a quick look for a `"usage"` object first.
@@ -63,24 +94,29 @@ public struct Usage: Sendable, Equatable {
 
 enum UsageScan {
     /// Whether `data` has a `"usage"` key followed by an object (not null). A raw `"usage"` is
-    /// always a key: inside strings its quotes would be escaped.
-    static let key: [UInt8] = Array(#""usage""#.utf8)
-
+    /// always a key: inside strings its quotes would be escaped. A Horspool search: it looks at
+    /// the byte where the key's closing quote would be and skips ahead by up to seven bytes.
     static func mayHaveUsageObject(_ data: UnsafeRawBufferPointer) -> Bool {
-        let key = UsageScan.key
-        var i = 0
+        guard let p = data.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
         let n = data.count
-        while i + key.count < n {
-            if data[i] == 0x22 {
-                var k = 1
-                while k < key.count && data[i + k] == key[k] { k += 1 }
-                if k == key.count {
-                    var j = i + k
-                    while j < n, data[j] == 0x20 || data[j] == 0x09 || data[j] == 0x0A || data[j] == 0x0D || data[j] == UInt8(ascii: ":") { j += 1 }
-                    if j < n && data[j] == UInt8(ascii: "{") { return true }
+        var i = 6  // where the closing quote of a "usage" starting at 0 would be
+        while i < n {
+            switch p[i] {
+            case UInt8(ascii: "\""):
+                if p[i - 6] == UInt8(ascii: "\"") && p[i - 5] == UInt8(ascii: "u") && p[i - 4] == UInt8(ascii: "s")
+                    && p[i - 3] == UInt8(ascii: "a") && p[i - 2] == UInt8(ascii: "g") && p[i - 1] == UInt8(ascii: "e") {
+                    var j = i + 1
+                    while j < n, p[j] == 0x20 || p[j] == 0x09 || p[j] == 0x0A || p[j] == 0x0D || p[j] == UInt8(ascii: ":") { j += 1 }
+                    if j < n && p[j] == UInt8(ascii: "{") { return true }
                 }
+                i += 6
+            case UInt8(ascii: "u"): i += 5
+            case UInt8(ascii: "s"): i += 4
+            case UInt8(ascii: "a"): i += 3
+            case UInt8(ascii: "g"): i += 2
+            case UInt8(ascii: "e"): i += 1
+            default: i += 7
             }
-            i += 1
         }
         return false
     }

@@ -75,6 +75,47 @@ public struct JSONScanner {
         return TopLevel(members: found, closingBrace: closingBrace, isEmpty: memberCount == 0)
     }
 
+    /// Calls `visit` with each top-level member's raw name (without quotes) and value range,
+    /// in order, until it returns false. Allocates nothing; validates what it passes over, so
+    /// it throws on malformed JSON before the member `visit` stops at.
+    public static func forEachMember(_ bytes: UnsafeRawBufferPointer,
+                                     _ visit: (_ name: UnsafeRawBufferPointer, _ value: Range<Int>) -> Bool) throws(JSONParseError) {
+        var s = JSONScanner(bytes: bytes)
+        s.skipWhitespace()
+        guard s.peek == UInt8(ascii: "{") else { throw s.fail("expected a JSON object") }
+        s.i += 1
+        s.skipWhitespace()
+        if s.peek == UInt8(ascii: "}") { return }
+        while true {
+            s.skipWhitespace()
+            guard s.peek == UInt8(ascii: "\"") else { throw s.fail("expected a member name") }
+            let nameStart = s.i + 1
+            _ = try s.skipString()
+            let name = UnsafeRawBufferPointer(rebasing: bytes[nameStart..<(s.i - 1)])
+            s.skipWhitespace()
+            guard s.peek == UInt8(ascii: ":") else { throw s.fail("expected ':'") }
+            s.i += 1
+            s.skipWhitespace()
+            let valueStart = s.i
+            try s.skipValue(depth: 1)
+            if !visit(name, valueStart..<s.i) { return }
+            s.skipWhitespace()
+            guard let b = s.peek else { throw s.fail("unexpected end of JSON") }
+            if b == UInt8(ascii: ",") { s.i += 1; continue }
+            if b == UInt8(ascii: "}") { return }
+            throw s.fail("expected ',' or '}'")
+        }
+    }
+
+    /// Whether a raw member name is exactly `name` (no escapes).
+    public static func name(_ raw: UnsafeRawBufferPointer, is name: StaticString) -> Bool {
+        let n = name.utf8CodeUnitCount
+        guard raw.count == n else { return false }
+        let p = name.utf8Start
+        for k in 0..<n where raw[k] != p[k] { return false }
+        return true
+    }
+
     /// Which of `keys` the name in `bytes[start..<end]` is, if any.
     func keyIndex(_ start: Int, _ end: Int, _ keys: Keys) -> Int? {
         let length = end - start

@@ -109,15 +109,28 @@ public struct SSEParser: Sendable {
         let name = line[..<colon]
         var value = colon < line.endIndex ? line[(colon + 1)...] : []
         if value.first == UInt8(ascii: " ") { value = value.dropFirst() }
-        if name.elementsEqual("data".utf8) {
+        if SSEParser.field(name, is: "data") {
             if hasData { dataLines.append(0x0A) }
             dataLines.append(contentsOf: value)
             hasData = true
-        } else if name.elementsEqual("event".utf8) {
+        } else if SSEParser.field(name, is: "event") {
             event = String(decoding: value, as: UTF8.self)
-        } else if name.elementsEqual("id".utf8) {
+        } else if SSEParser.field(name, is: "id") {
             if !value.contains(0) { id = String(decoding: value, as: UTF8.self) }
         }
+    }
+
+    /// Whether a field name is `expected` (compared byte by byte, no generic sequence walk).
+    static func field(_ name: ArraySlice<UInt8>, is expected: StaticString) -> Bool {
+        let n = expected.utf8CodeUnitCount
+        guard name.count == n else { return false }
+        let p = expected.utf8Start
+        var k = 0
+        for b in name {
+            if b != p[k] { return false }
+            k += 1
+        }
+        return true
     }
 
     /// Feeds bytes; calls `emit` for each completed item (the convenient, allocating interface).
