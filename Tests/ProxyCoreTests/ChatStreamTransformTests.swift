@@ -1,5 +1,5 @@
 import Glibc
-import ProxyCore
+@testable import ProxyCore
 import Testing
 
 func fixture(_ name: String) -> [UInt8] {
@@ -186,6 +186,36 @@ struct ChatStreamTransformTests {
         #expect(choices[1]["message"]?["reasoning_content"] == nil)
         #expect(out["usage"]?["total_tokens"]?.intValue == 19)
         #expect(settings(.off).rewriteWhole(body) == body)
+    }
+
+    @Test("the quick check that a chunk names only known choice indexes agrees with a plain search")
+    func knownIndexesProperty() {
+        func reference(_ b: [UInt8], _ known: Set<Int>) -> Bool {
+            let key = Array(#""index""#.utf8)
+            var i = 0
+            while i + key.count < b.count {
+                guard Array(b[i..<(i + key.count)]) == key else { i += 1; continue }
+                var j = i + key.count
+                while j < b.count, [0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: ":")].contains(b[j]) { j += 1 }
+                var value = 0, digits = 0
+                while j < b.count, b[j] >= 0x30, b[j] <= 0x39, digits < 9 { value = value * 10 + Int(b[j] - 0x30); j += 1; digits += 1 }
+                guard digits > 0, known.contains(value) else { return false }
+                i = j
+            }
+            return true
+        }
+        var states = ChatChunkRewriter.ChoiceStates()
+        for index in [0, 2] {
+            states.entries.append((index, ChatChunkRewriter.Choice(splitter: ThinkSplitter(tags: ["think"], assumeOpen: false))))
+        }
+        let pieces = [#"""#, "i", "n", "d", "e", "x", "index", #""index""#, ":", " ", "0", "1", "2", "12", "{", "}", "null", #""index":"#]
+        var rng = SplitMix(seed: 11)
+        for _ in 0..<5000 {
+            var text = ""
+            for _ in 0..<Int(rng.next() % 12) { text += pieces[Int(rng.next() % UInt64(pieces.count))] }
+            let bytes = Array(text.utf8)
+            #expect(bytes.withUnsafeBytes { ChatChunkRewriter.onlyKnownIndexes($0, known: states) } == reference(bytes, [0, 2]), "\(text)")
+        }
     }
 
     @Test("property: generated streams — split invariance, off identity, reasoning + content = text minus tags")

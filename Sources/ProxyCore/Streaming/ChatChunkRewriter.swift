@@ -12,7 +12,25 @@ public struct ChatChunkRewriter: Sendable {
         var finished = false
     }
 
-    var choices: [Int: Choice] = [:]
+    /// Per-choice state by choice index: a short list searched in order (one or two entries in
+    /// practice), cheaper than hashing the index on every chunk.
+    struct ChoiceStates: Sendable {
+        var entries: [(index: Int, state: Choice)] = []
+        var isEmpty: Bool { entries.isEmpty }
+
+        func position(of index: Int) -> Int? {
+            var p = 0
+            while p < entries.count {
+                if entries[p].index == index { return p }
+                p += 1
+            }
+            return nil
+        }
+
+        func contains(_ index: Int) -> Bool { position(of: index) != nil }
+    }
+
+    var choices = ChoiceStates()
     /// Fields copied into a chunk proxyd has to make itself (a final flush).
     var lastID: JSONValue = .string("chatcmpl-proxyd")
     var lastCreated: JSONValue = .int(0)
@@ -22,7 +40,7 @@ public struct ChatChunkRewriter: Sendable {
 
     /// Whether every choice seen so far passes its text through untouched.
     public var allPassingThrough: Bool {
-        choices.values.allSatisfy { $0.leftAlone || $0.finished || $0.splitter.isPassingThrough }
+        choices.entries.allSatisfy { $0.state.leftAlone || $0.state.finished || $0.state.splitter.isPassingThrough }
     }
 
     var passingThroughAll: Bool { !choices.isEmpty && allPassingThrough }
@@ -30,24 +48,34 @@ public struct ChatChunkRewriter: Sendable {
     /// Whether every `"index"` key in `data` holds the index of a choice already seen. A raw
     /// `"index"` cannot occur inside a JSON string (its quotes would be escaped), so this finds
     /// keys only; tool-call indexes can only cause a false "no", which falls back to a full scan.
-    static let indexKey: [UInt8] = Array(#""index""#.utf8)
-
-    static func onlyKnownIndexes(_ data: UnsafeRawBufferPointer, known: [Int: Choice]) -> Bool {
-        let key = ChatChunkRewriter.indexKey
+    /// A Horspool search: it looks at the byte where a key's closing quote would be and skips
+    /// ahead by up to seven bytes.
+    static func onlyKnownIndexes(_ data: UnsafeRawBufferPointer, known: ChoiceStates) -> Bool {
+        guard let p = data.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return true }
         let n = data.count
-        var i = 0
-        while i + key.count < n {
-            if data[i] != 0x22 { i += 1; continue }
-            var k = 1
-            while k < key.count && data[i + k] == key[k] { k += 1 }
-            guard k == key.count else { i += 1; continue }
-            var j = i + key.count
-            while j < n, data[j] == 0x20 || data[j] == 0x09 || data[j] == 0x0A || data[j] == 0x0D || data[j] == UInt8(ascii: ":") { j += 1 }
-            var value = 0
-            var digits = 0
-            while j < n, data[j] >= 0x30, data[j] <= 0x39, digits < 9 { value = value * 10 + Int(data[j] - 0x30); j += 1; digits += 1 }
-            guard digits > 0, known[value] != nil else { return false }
-            i = j
+        var i = 6  // where the closing quote of an "index" starting at 0 would be
+        while i + 1 < n {  // a key with nothing after it says nothing
+            switch p[i] {
+            case UInt8(ascii: "\""):
+                if p[i - 6] == UInt8(ascii: "\"") && p[i - 5] == UInt8(ascii: "i") && p[i - 4] == UInt8(ascii: "n")
+                    && p[i - 3] == UInt8(ascii: "d") && p[i - 2] == UInt8(ascii: "e") && p[i - 1] == UInt8(ascii: "x") {
+                    var j = i + 1
+                    while j < n, p[j] == 0x20 || p[j] == 0x09 || p[j] == 0x0A || p[j] == 0x0D || p[j] == UInt8(ascii: ":") { j += 1 }
+                    var value = 0
+                    var digits = 0
+                    while j < n, p[j] >= 0x30, p[j] <= 0x39, digits < 9 { value = value * 10 + Int(p[j] - 0x30); j += 1; digits += 1 }
+                    guard digits > 0, known.contains(value) else { return false }
+                    i = j + 6
+                } else {
+                    i += 6
+                }
+            case UInt8(ascii: "i"): i += 5
+            case UInt8(ascii: "n"): i += 4
+            case UInt8(ascii: "d"): i += 3
+            case UInt8(ascii: "e"): i += 2
+            case UInt8(ascii: "x"): i += 1
+            default: i += 7
+            }
         }
         return true
     }
@@ -105,12 +133,16 @@ public struct ChatChunkRewriter: Sendable {
         editBytes.removeAll(keepingCapacity: true)
         var structural: [(Int, JSONValue)] = []  // choices without a delta object, rewritten the slow way
         for c in layout.choices {
-            if choices[c.index] == nil {
-                choices[c.index] = Choice(splitter: ThinkSplitter(tags: think.tags, assumeOpen: think.assumeOpen))
+            let position: Int
+            if let p = choices.position(of: c.index) {
+                position = p
+            } else {
+                position = choices.entries.count
+                choices.entries.append((c.index, Choice(splitter: ThinkSplitter(tags: think.tags, assumeOpen: think.assumeOpen))))
             }
-            // Mutated in place in the dictionary: a copy would copy its buffers on every change.
+            // Mutated in place in the list: a copy would copy its buffers on every change.
             let start = editBytes.count
-            switch Self.rewriteChoice(&choices[c.index]!, c, data, think: think, scratch: &scratch, into: &editBytes) {
+            switch Self.rewriteChoice(&choices.entries[position].state, c, data, think: think, scratch: &scratch, into: &editBytes) {
             case .unchanged: break
             case .edit(let range): edits.append((range, start..<editBytes.count))
             case .newDelta(let delta): structural.append((c.position, delta))
@@ -129,6 +161,14 @@ public struct ChatChunkRewriter: Sendable {
 
     /// Appends `data` with `edits` applied.
     func spliceEdits(_ data: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        if edits.count == 1 {
+            // The common case: one edit, spliced without building a list.
+            let (range, bytes) = edits[0]
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[..<range.lowerBound]))
+            out.append(contentsOf: editBytes[bytes])
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[range.upperBound...]))
+            return
+        }
         ByteSplice.append(data, edits: edits.map { ($0.0, editBytes[$0.1]) }, into: &out)
     }
 
@@ -234,12 +274,14 @@ public struct ChatChunkRewriter: Sendable {
     /// proxyd makes itself; nil when nothing is held.
     public mutating func flushChunk() -> JSONValue? {
         var flushed: [JSONValue] = []
-        for index in choices.keys.sorted() {
-            guard var state = choices[index], !state.leftAlone, !state.finished else { continue }
+        for position in choices.entries.indices.sorted(by: { choices.entries[$0].index < choices.entries[$1].index }) {
+            let index = choices.entries[position].index
+            var state = choices.entries[position].state
+            guard !state.leftAlone, !state.finished else { continue }
             var out = ThinkSplitter.Output()
             state.splitter.finish(into: &out)
             state.finished = true
-            choices[index] = state
+            choices.entries[position].state = state
             if out.isEmpty { continue }
             flushed.append(.object([("index", .int(index)), ("delta", apply(out, to: .object([]))), ("finish_reason", .null)]))
         }
