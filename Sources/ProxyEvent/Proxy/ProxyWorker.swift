@@ -88,7 +88,13 @@ struct RequestIDGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         z ^= z >> 31
-        let hex = String(z, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        // 16 lower-case hex digits, written in place.
+        return String(unsafeUninitializedCapacity: 16) { buffer in
+            for k in 0..<16 {
+                let nibble = UInt8(truncatingIfNeeded: z >> UInt64(60 - 4 * k)) & 0x0F
+                buffer[k] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+            }
+            return 16
+        }
     }
 }

@@ -180,7 +180,9 @@ public final class ServerExchange {
         if bodyLeftUnread { _ = evhttp_add_header(out, "Connection", "close") }
         for (name, value) in headers {
             if dropLength && HTTPHeaders.namesEqual(name, "Content-Length") { continue }
-            _ = evhttp_add_header(out, name, value)
+            // withCString reads a native string in place; passing the String itself would
+            // copy it into a new array first.
+            _ = name.withCString { n in value.withCString { v in evhttp_add_header(out, n, v) } }
         }
     }
 
