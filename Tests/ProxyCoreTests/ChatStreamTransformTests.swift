@@ -188,6 +188,45 @@ struct ChatStreamTransformTests {
         #expect(settings(.off).rewriteWhole(body) == body)
     }
 
+    @Test("a chunk recognized by the previous chunk's envelope gets the layout a scan would give it")
+    func envelopeMatchesScan() {
+        let envelopes = [
+            (#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"#,
+             #"},"finish_reason":null}]}"#),
+            (#"{"choices":[{"delta":{"content":"#, #"},"index":3,"finish_reason":null}],"id":"x"}"#),
+            (#"{"id":"c","choices":[{"index":1,"delta":{"role":"assistant","content":"#, #"},"finish_reason":"stop"}]}"#),
+        ]
+        let texts = [#""""#, #""a""#, #""<think>\n""#, #""say \"hi\"""#, #""back\\\\""#, #""\u003cthink>""#, #""x\\""#, "null"]
+        func fields(_ l: ChatChunkLayout) -> [String] {
+            l.choices.map { "\($0.index) \($0.position) \(String(describing: $0.delta)) \($0.deltaIsEmpty) \(String(describing: $0.content)) \($0.contentIsString) \($0.contentHasEscapes) \($0.ownReasoning) \($0.finishing)" }
+                + ["\(l.isError) \(l.hasChoices)"]
+        }
+        for (prefix, suffix) in envelopes {
+            for first in texts {
+                var envelope = ChunkEnvelope()
+                let a = Array((prefix + first + suffix).utf8)
+                var scanned = ChatChunkLayout()
+                guard a.withUnsafeBytes({ ChatChunkLayout.quickScan($0, into: &scanned) }) else { continue }
+                a.withUnsafeBytes { envelope.remember($0, scanned) }
+                for second in texts + [#""a"},"x":{"content":"b""#] {
+                    for (p2, s2) in envelopes {
+                        let b = Array((p2 + second + s2).utf8)
+                        var matched = scanned
+                        let hit = b.withUnsafeBytes { envelope.match($0, into: &matched) }
+                        var expected = ChatChunkLayout()
+                        let scannable = b.withUnsafeBytes { ChatChunkLayout.quickScan($0, into: &expected) }
+                        if hit {
+                            #expect(scannable && fields(matched) == fields(expected), "\(String(decoding: b, as: UTF8.self))")
+                        }
+                        if p2 == prefix && s2 == suffix && second.hasPrefix("\"") && !second.contains("},") && first.hasPrefix("\"") {
+                            #expect(hit, "\(String(decoding: b, as: UTF8.self))")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test("the quick check that a chunk names only known choice indexes agrees with a plain search")
     func knownIndexesProperty() {
         func reference(_ b: [UInt8], _ known: Set<Int>) -> Bool {

@@ -284,3 +284,77 @@ extension JSONScanner {
         }
     }
 }
+
+/// The bytes around the content string of the last chunk `quickScan` read. Streams repeat one
+/// envelope (`{"id":…,"choices":[{"index":0,"delta":{"content":` … `},"finish_reason":null}]}`)
+/// with only the text changing, so a chunk whose bytes before and after its content string are
+/// the envelope's has the same layout, shifted: no scan needed. Anything else falls back to
+/// `quickScan`. Like `quickScan` it does not validate.
+struct ChunkEnvelope {
+    /// The bytes before the content string, then the bytes after it.
+    private var bytes: [UInt8] = []
+    private var prefixCount = 0
+    private var choice = ChatChunkLayout.Choice(index: 0)
+    private var isSet = false
+
+    /// Remembers `data`'s envelope when `layout` (just scanned from it) has one choice whose
+    /// content is a string; forgets it otherwise.
+    mutating func remember(_ data: UnsafeRawBufferPointer, _ layout: ChatChunkLayout) {
+        guard layout.choices.count == 1, let content = layout.choices[0].content, layout.choices[0].contentIsString else {
+            isSet = false
+            return
+        }
+        bytes.removeAll(keepingCapacity: true)
+        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[..<content.lowerBound]))
+        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[content.upperBound...]))
+        prefixCount = content.lowerBound
+        choice = layout.choices[0]
+        isSet = true
+    }
+
+    /// Fills `layout` for `data` when `data` has the remembered envelope.
+    func match(_ data: UnsafeRawBufferPointer, into layout: inout ChatChunkLayout) -> Bool {
+        guard isSet, let p = data.baseAddress else { return false }
+        let n = data.count
+        let suffixCount = bytes.count - prefixCount
+        guard n >= bytes.count + 2, data[prefixCount] == UInt8(ascii: "\"") else { return false }
+        return bytes.withUnsafeBytes { e in
+            guard ChunkEnvelope.equal(p, e.baseAddress!, prefixCount) else { return false }
+            // The content string: up to its unescaped closing quote.
+            var i = prefixCount + 1
+            var escaped = false
+            while i < n {
+                let b = data[i]
+                if b == 0x5C { escaped = true; i += 2; continue }
+                if b == 0x22 { break }
+                i += 1
+            }
+            guard i < n, n - (i + 1) == suffixCount,
+                  ChunkEnvelope.equal(p + (i + 1), e.baseAddress! + prefixCount, suffixCount) else { return false }
+            var c = choice
+            c.content = prefixCount..<(i + 1)
+            c.contentHasEscapes = escaped
+            layout.isError = false
+            layout.hasChoices = true
+            if layout.choices.count == 1 { layout.choices[0] = c } else {
+                layout.choices.removeAll(keepingCapacity: true)
+                layout.choices.append(c)
+            }
+            return true
+        }
+    }
+
+    /// Whether `count` bytes at `a` and `b` are equal, eight at a time.
+    static func equal(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+        var k = 0
+        while k + 8 <= count {
+            if a.loadUnaligned(fromByteOffset: k, as: UInt64.self) != b.loadUnaligned(fromByteOffset: k, as: UInt64.self) { return false }
+            k += 8
+        }
+        while k < count {
+            if a.load(fromByteOffset: k, as: UInt8.self) != b.load(fromByteOffset: k, as: UInt8.self) { return false }
+            k += 1
+        }
+        return true
+    }
+}

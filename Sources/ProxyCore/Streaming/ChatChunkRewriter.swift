@@ -125,7 +125,15 @@ public struct ChatChunkRewriter: Sendable {
     /// Works out what a chunk needs, leaving splice edits in `edits` and `editBytes`.
     mutating func plan(data: UnsafeRawBufferPointer, whole: Bool) -> Plan {
         if !whole && passingThroughAll && ChatChunkRewriter.onlyKnownIndexes(data, known: choices) { return .unchanged }
-        let quick = !whole && capturedIdentity && ChatChunkLayout.quickScan(data, into: &layout)
+        var quick = false
+        if !whole && capturedIdentity {
+            if envelope.match(data, into: &layout) {
+                quick = true
+            } else if ChatChunkLayout.quickScan(data, into: &layout) {
+                quick = true
+                envelope.remember(data, layout)
+            }
+        }
         guard quick || ChatChunkLayout.scan(data, whole: whole, into: &layout), !layout.isError, layout.hasChoices else { return .unchanged }
         if whole { for i in layout.choices.indices { layout.choices[i].finishing = true } }
         if !capturedIdentity { captureIdentity(layout, data) }
@@ -242,6 +250,8 @@ public struct ChatChunkRewriter: Sendable {
     var capturedIdentity = false
     /// Reused from chunk to chunk.
     var layout = ChatChunkLayout()
+    /// The envelope of the last quickly scanned chunk, to recognize the next one by.
+    var envelope = ChunkEnvelope()
     var edits: [(Range<Int>, Range<Int>)] = []
     var editBytes: [UInt8] = []
     var scratch = ThinkSplitter.Output()
