@@ -44,21 +44,40 @@ extension JSONValue {
     /// Appends UTF-8 text as a JSON string literal.
     public static func encodeString(utf8: some Sequence<UInt8>, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for b in utf8 {
-            switch b {
-            case 0x22: out.append(0x5C); out.append(0x22)
-            case 0x5C: out.append(0x5C); out.append(0x5C)
-            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
-            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
-            case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
-            case 0..<0x20, 0x7F:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: Array("\\u00".utf8))
-                out.append(hex[Int(b >> 4)])
-                out.append(hex[Int(b & 0xF)])
-            default: out.append(b)
+        let done: Void? = utf8.withContiguousStorageIfAvailable { appendEscaped(UnsafeRawBufferPointer($0), into: &out) }
+        if done == nil {
+            for b in utf8 {
+                if needsEscape(b) { appendEscape(b, into: &out) } else { out.append(b) }
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    static func needsEscape(_ b: UInt8) -> Bool { b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F }
+
+    /// Appends `text` escaped: runs of plain bytes in one copy each.
+    static func appendEscaped(_ text: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        var run = 0
+        for i in 0..<text.count where needsEscape(text[i]) {
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[run..<i]))
+            appendEscape(text[i], into: &out)
+            run = i + 1
+        }
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[run...]))
+    }
+
+    static func appendEscape(_ b: UInt8, into out: inout [UInt8]) {
+        switch b {
+        case 0x22: out.append(0x5C); out.append(0x22)
+        case 0x5C: out.append(0x5C); out.append(0x5C)
+        case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+        case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+        case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
+        default:
+            let hex: StaticString = "0123456789abcdef"
+            out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30])
+            out.append(hex.utf8Start[Int(b >> 4)])
+            out.append(hex.utf8Start[Int(b & 0xF)])
+        }
     }
 }

@@ -101,6 +101,11 @@ public struct ThinkSplitter: Sendable {
             if text.isEmpty { return }
             droppingWhitespace = false
         }
+        // The common case: nothing held and no '<' in the text, so no tag can end here.
+        if pending.isEmpty && !text.contains(UInt8(ascii: "<")) {
+            out.reasoning.append(contentsOf: text)
+            return
+        }
         var buffer = pending
         pending.removeAll()
         if buffer.isEmpty { buffer = Array(text) } else { buffer.append(contentsOf: text) }
