@@ -1,4 +1,5 @@
 import CLibevent
+import CProxyShim
 import Glibc
 import ProxyCore
 
@@ -99,17 +100,45 @@ public final class ServerExchange {
         setHeaders(headers, dropLength: false)
         state = .streaming
         evhttp_send_reply_start(req, Int32(status), nil)
+        chunked = cproxy_evhttp_reply_is_chunked(req) != 0
     }
+
+    /// Whether the streamed reply goes out in chunked framing (evhttp's choice at the start).
+    private var chunked = false
 
     /// Queues body bytes for the client.
     public func send(_ bytes: UnsafeRawBufferPointer) {
         guard state == .streaming, bytes.count > 0 else { return }
         let buffer = evbuffer_new()
-        evbuffer_add(buffer, bytes.baseAddress, bytes.count)
         bytesSent += bytes.count
-        evhttp_send_reply_chunk_with_cb(req, buffer, { _, arg in
-            Unmanaged<ServerExchange>.fromOpaque(arg!).takeUnretainedValue().drained()
-        }, Unmanaged.passUnretained(self).toOpaque())
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        if chunked {
+            // The chunk's framing written here: the size in hex, CRLF, the bytes, CRLF.
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 18) { head in
+                var digits = 0
+                var n = bytes.count
+                repeat { digits += 1; n >>= 4 } while n > 0
+                n = bytes.count
+                for k in stride(from: digits - 1, through: 0, by: -1) {
+                    let nibble = UInt8(n & 0xF)
+                    head[k] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+                    n >>= 4
+                }
+                head[digits] = 0x0D
+                head[digits + 1] = 0x0A
+                evbuffer_add(buffer, head.baseAddress, digits + 2)
+            }
+            evbuffer_add(buffer, bytes.baseAddress, bytes.count)
+            evbuffer_add(buffer, "\r\n", 2)
+            cproxy_evhttp_send_framed_chunk(req, buffer, { _, arg in
+                Unmanaged<ServerExchange>.fromOpaque(arg!).takeUnretainedValue().drained()
+            }, context)
+        } else {
+            evbuffer_add(buffer, bytes.baseAddress, bytes.count)
+            evhttp_send_reply_chunk_with_cb(req, buffer, { _, arg in
+                Unmanaged<ServerExchange>.fromOpaque(arg!).takeUnretainedValue().drained()
+            }, context)
+        }
         evbuffer_free(buffer)
     }
 
