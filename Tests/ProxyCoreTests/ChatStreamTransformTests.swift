@@ -188,6 +188,45 @@ struct ChatStreamTransformTests {
         #expect(settings(.off).rewriteWhole(body) == body)
     }
 
+    @Test("SSE parsing in random pieces, with its in-place path for simple events, matches the general path fed whole")
+    func ssePiecesMatchGeneralPath() {
+        struct Seen: Equatable { var data: [UInt8]; var name: String?; var id: String?; var raw: [UInt8]; var other: Bool }
+        func collect(_ run: (inout SSEParser, (SSEParser.RawEvent) -> Void, (UnsafeRawBufferPointer) -> Void) -> Void) -> [Seen] {
+            var parser = SSEParser()
+            var seen: [Seen] = []
+            run(&parser, { e in seen.append(Seen(data: Array(e.data), name: e.eventName, id: e.id, raw: Array(e.raw), other: false)) },
+                { seen.append(Seen(data: [], name: nil, id: nil, raw: Array($0), other: true)) })
+            parser.flushPending { seen.append(Seen(data: [], name: nil, id: nil, raw: Array($0), other: true)) }
+            return seen
+        }
+        // Reported bytes joined: whole events and other runs may be cut differently, so compare
+        // events one by one and the concatenation of everything.
+        let parts = ["data: {\"a\":1}\n\n", "data:{\"b\":2}\n\n", "data: x\ndata: y\n\n", ": keep-alive\n\n", "event: ping\ndata: p\n\n",
+                     "id: 7\ndata: q\n\n", "data: r\r\n\r\n", "data: s\r\r", "\n", "data: [DONE]\n\n", "retry: 10\n\n", "data: \n\n"]
+        var rng = SplitMix(seed: 23)
+        for _ in 0..<2000 {
+            var text = ""
+            for _ in 0..<(1 + Int(rng.next() % 8)) { text += parts[Int(rng.next() % UInt64(parts.count))] }
+            let bytes = Array(text.utf8)
+            let reference = collect { p, onEvent, onOther in bytes.withUnsafeBytes { p.feedLines($0, onEvent: onEvent, onOther: onOther) } }
+            var cuts = [0, bytes.count]
+            for _ in 0..<Int(rng.next() % 4) { cuts.append(Int(rng.next() % UInt64(bytes.count + 1))) }
+            cuts.sort()
+            let pieces = collect { p, onEvent, onOther in
+                for k in 0..<(cuts.count - 1) where cuts[k] < cuts[k + 1] {
+                    bytes.withUnsafeBytes { p.feed(UnsafeRawBufferPointer(rebasing: $0[cuts[k]..<cuts[k + 1]]), onEvent: onEvent, onOther: onOther) }
+                }
+            }
+            // After a CR at the end of a piece the parser cannot know whether an LF follows, so
+            // with CRs the bytes an event reports may differ by where the pieces were cut.
+            func events(_ s: [Seen]) -> [Seen] {
+                s.filter { !$0.other }.map { text.utf8.contains(0x0D) ? Seen(data: $0.data, name: $0.name, id: $0.id, raw: [], other: false) : $0 }
+            }
+            #expect(events(pieces) == events(reference), "\(text.debugDescription) cut at \(cuts)")
+            #expect(pieces.flatMap(\.raw) == reference.flatMap(\.raw), "\(text.debugDescription) cut at \(cuts)")
+        }
+    }
+
     @Test("a chunk recognized by the previous chunk's envelope gets the layout a scan would give it")
     func envelopeMatchesScan() {
         let envelopes = [

@@ -43,6 +43,75 @@ public struct SSEParser: Sendable {
     /// The fast interface: `onEvent` for each complete event, `onOther` for bytes carrying none.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, onEvent: (RawEvent) -> Void,
                               onOther: (UnsafeRawBufferPointer) -> Void) {
+        guard bytes.count > 0 else { return }
+        if !atStart && !isClean, let cut = SSEParser.firstBlankLineEnd(bytes, afterLineEnd: line.isEmpty) {
+            // Finish the event held from earlier bytes on the general path, then go on from a
+            // clean state. (Where to cut changes only speed: the parser is incremental.)
+            feedLines(UnsafeRawBufferPointer(rebasing: bytes[..<cut]), onEvent: onEvent, onOther: onOther)
+            if cut < bytes.count { feed(UnsafeRawBufferPointer(rebasing: bytes[cut...]), onEvent: onEvent, onOther: onOther) }
+            return
+        }
+        // The common shape, read in place while nothing is held from earlier bytes: events that
+        // are one `data:` line and a blank line, LF-ended, wholly inside `bytes`.
+        if !atStart && isClean {
+            var i = 0
+            while let (value, end) = SSEParser.simpleEvent(bytes, from: i) {
+                onEvent(RawEvent(data: UnsafeRawBufferPointer(rebasing: bytes[value]), eventName: nil, id: id,
+                                 raw: UnsafeRawBufferPointer(rebasing: bytes[i..<end])))
+                i = end
+            }
+            if i == bytes.count { return }
+            if i > 0 {
+                feedLines(UnsafeRawBufferPointer(rebasing: bytes[i...]), onEvent: onEvent, onOther: onOther)
+                return
+            }
+        }
+        feedLines(bytes, onEvent: onEvent, onOther: onOther)
+    }
+
+    /// Nothing held from earlier bytes: the next byte starts a new line of a new item.
+    var isClean: Bool { !lastWasCR && raw.isEmpty && line.isEmpty && !hasData && event == nil }
+
+    /// Just past the first blank line in `b` (an LF after an LF), counting a line end before `b`
+    /// when `afterLineEnd`; nil when there is none or a CR comes first.
+    static func firstBlankLineEnd(_ b: UnsafeRawBufferPointer, afterLineEnd: Bool) -> Int? {
+        var previousWasLF = afterLineEnd
+        for p in 0..<b.count {
+            let c = b[p]
+            if c == 0x0A {
+                if previousWasLF { return p + 1 }
+                previousWasLF = true
+            } else if c == 0x0D {
+                return nil
+            } else {
+                previousWasLF = false
+            }
+        }
+        return nil
+    }
+
+    /// Where the value of a one-line `data:` event starting at `i` lies and where the event ends,
+    /// when one lies wholly in `b` with LF line ends; nil for anything else.
+    static func simpleEvent(_ b: UnsafeRawBufferPointer, from i: Int) -> (Range<Int>, Int)? {
+        let n = b.count
+        guard n - i >= 7, b[i] == UInt8(ascii: "d"), b[i + 1] == UInt8(ascii: "a"), b[i + 2] == UInt8(ascii: "t"),
+              b[i + 3] == UInt8(ascii: "a"), b[i + 4] == UInt8(ascii: ":") else { return nil }
+        var v = i + 5
+        if b[v] == 0x20 { v += 1 }
+        var j = v
+        while j < n {
+            let c = b[j]
+            if c == 0x0A { break }
+            if c == 0x0D { return nil }
+            j += 1
+        }
+        guard j + 1 < n, b[j + 1] == 0x0A else { return nil }
+        return (v..<j, j + 2)
+    }
+
+    /// The general path: any line ends, fields and pieces, through the held buffers.
+    mutating func feedLines(_ bytes: UnsafeRawBufferPointer, onEvent: (RawEvent) -> Void,
+                            onOther: (UnsafeRawBufferPointer) -> Void) {
         let n = bytes.count
         guard n > 0 else { return }
         var reported = 0  // bytes of `raw` already reported
