@@ -215,6 +215,27 @@ struct ForwardingTests {
         #expect(head2.headers["Content-Type"] == "application/json")
     }
 
+    @Test("methods and bodies in a row reach the upstream exactly as sent, on reused transfer handles")
+    func methodSequence() throws {
+        let h = try Harness()
+        let steps: [(String, String?)] = [("POST", "a"), ("HEAD", nil), ("GET", nil), ("DELETE", nil), ("PUT", "bb"), ("PATCH", "ccc"),
+                                          ("DELETE", "dd"), ("OPTIONS", nil), ("POST", "e"), ("GET", nil), ("POST", "")]
+        for (method, body) in steps {
+            let before = h.fake.requests.count
+            if method == "HEAD" {
+                let c = try TestConnection(port: h.port)
+                try c.sendRequest("HEAD", "/fake/v1/things/1", headers: [], body: [])
+                _ = try c.readHead()
+            } else {
+                _ = try httpRequest(port: h.port, method, "/fake/v1/things/1", body: body)
+            }
+            #expect(waitUntil(5) { h.fake.requests.count == before + 1 }, "\(method)")
+            let received = h.fake.requests.last
+            #expect(received?.method == method)
+            #expect(received?.body == Array((body ?? "").utf8), "\(method) \(body ?? "no body")")
+        }
+    }
+
     @Test("replies proxyd makes carry no invented Content-Type")
     func noInventedContentType() throws {
         let h = try Harness()

@@ -68,10 +68,11 @@ public final class UpstreamClient {
         return u
     }
 
-    /// An easy handle with default options: a recycled one when there is one.
-    func takeHandle() -> UnsafeMutableRawPointer {
-        if let h = idleHandles.popLast() { return h }
-        return curl_easy_init()
+    /// An easy handle: a recycled one (with its previous transfer's options) when there is
+    /// one, else a new one (`fresh`, with libcurl's defaults).
+    func takeHandle() -> (UnsafeMutableRawPointer, fresh: Bool) {
+        if let h = idleHandles.popLast() { return (h, false) }
+        return (curl_easy_init(), true)
     }
 
     /// Starts a transfer; its callbacks run on this loop.
@@ -85,7 +86,6 @@ public final class UpstreamClient {
     /// Takes a transfer off the multi handle and recycles its easy handle.
     func remove(_ transfer: UpstreamTransfer) {
         curl_multi_remove_handle(multi, transfer.easy)
-        curl_easy_reset(transfer.easy)
         if idleHandles.count < 256 { idleHandles.append(transfer.easy) } else { curl_easy_cleanup(transfer.easy) }
         transfers[ObjectIdentifier(transfer)] = nil
     }
@@ -180,7 +180,7 @@ public final class UpstreamClient {
         return Glibc.close(fd)
     }
 
-    /// Sets the socket callbacks on an easy handle (after every reset).
+    /// Sets the socket callbacks on a new easy handle (recycled handles keep them).
     func setSocketCallbacks(_ easy: UnsafeMutableRawPointer) {
         let me = Unmanaged.passUnretained(self).toOpaque()
         cproxy_easy_setopt_opensocket_cb(easy) { clientp, purpose, address in

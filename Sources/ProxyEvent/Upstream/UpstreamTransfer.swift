@@ -49,29 +49,30 @@ public final class UpstreamTransfer {
     init(client: UpstreamClient, request: UpstreamRequest, handler: UpstreamTransferDelegate) {
         self.client = client
         self.handler = handler
-        easy = client.takeHandle()
+        let (handle, fresh) = client.takeHandle()
+        easy = handle
         let me = Unmanaged.passUnretained(self).toOpaque()
+        if fresh { UpstreamTransfer.setFixedOptions(handle, client: client) }
+        // Everything below is set on every transfer: a recycled handle keeps the options of
+        // its previous transfer (it is not reset), so each one that varies is set again.
         cproxy_easy_setopt_ptr(easy, CURLOPT_PRIVATE, me)
-        client.setSocketCallbacks(easy)
+        cproxy_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, me)
+        cproxy_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, me)
         let urlText = request.url.description
         if let parsed = client.parsedURL(urlText) {
             cproxy_easy_setopt_ptr(easy, CURLOPT_CURLU, UnsafeRawPointer(parsed))
         } else {
+            cproxy_easy_setopt_ptr(easy, CURLOPT_CURLU, nil)  // a parsed URL would win over the text
             cproxy_easy_setopt_ptr(easy, CURLOPT_URL, urlText)
         }
-        cproxy_easy_setopt_ptr(easy, CURLOPT_PROTOCOLS_STR, "http,https")
-        cproxy_easy_setopt_ptr(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
-        cproxy_easy_setopt_long(easy, CURLOPT_PATH_AS_IS, 1)
-        cproxy_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
-        cproxy_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
         cproxy_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeoutSeconds * 1000))
-        cproxy_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
-        // Upstreams are reached directly: libcurl would otherwise read http_proxy and friends
-        // from the environment on every transfer.
-        cproxy_easy_setopt_ptr(easy, CURLOPT_PROXY, "")
+        // The method: back to a plain GET first (this also clears upload and no-body), then
+        // what this request needs.
+        cproxy_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
+        cproxy_easy_setopt_ptr(easy, CURLOPT_CUSTOMREQUEST, nil)
         let method = request.method
         switch method {
-        case "GET": cproxy_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
+        case "GET": break
         case "HEAD": cproxy_easy_setopt_long(easy, CURLOPT_NOBODY, 1)
         default:
             if method != "POST" { cproxy_easy_setopt_ptr(easy, CURLOPT_CUSTOMREQUEST, method) }
@@ -108,14 +109,26 @@ public final class UpstreamTransfer {
         if !request.headers.contains("Content-Type") { list = curl_slist_append(list, "Content-Type:") }
         headerList = list
         cproxy_easy_setopt_ptr(easy, CURLOPT_HTTPHEADER, list)
+    }
+
+    /// The options every transfer shares, set once on a new easy handle.
+    private static func setFixedOptions(_ easy: UnsafeMutableRawPointer, client: UpstreamClient) {
+        client.setSocketCallbacks(easy)
+        cproxy_easy_setopt_ptr(easy, CURLOPT_PROTOCOLS_STR, "http,https")
+        cproxy_easy_setopt_ptr(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        cproxy_easy_setopt_long(easy, CURLOPT_PATH_AS_IS, 1)
+        cproxy_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        cproxy_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
+        cproxy_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        // Upstreams are reached directly: libcurl would otherwise read http_proxy and friends
+        // from the environment on every transfer.
+        cproxy_easy_setopt_ptr(easy, CURLOPT_PROXY, "")
         cproxy_easy_setopt_data_cb(easy, CURLOPT_HEADERFUNCTION) { ptr, size, count, userdata in
             Unmanaged<UpstreamTransfer>.fromOpaque(userdata!).takeUnretainedValue().headerLine(ptr!, size * count)
         }
-        cproxy_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, me)
         cproxy_easy_setopt_data_cb(easy, CURLOPT_WRITEFUNCTION) { ptr, size, count, userdata in
             Unmanaged<UpstreamTransfer>.fromOpaque(userdata!).takeUnretainedValue().bodyBytes(ptr!, size * count)
         }
-        cproxy_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, me)
     }
 
     deinit {
