@@ -45,6 +45,19 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
         fields.removeAll { HTTPHeaders.namesEqual($0.name, name) }
     }
 
+    /// Whether `name` starts with the lower-case ASCII `prefix`, ignoring case.
+    public static func hasPrefixIgnoringCase(_ name: String, _ prefix: StaticString) -> Bool {
+        let n = prefix.utf8CodeUnitCount
+        var k = 0
+        for b in name.utf8 {
+            if k == n { return true }
+            let p = prefix.utf8Start[k]
+            guard b == p || (b | 0x20 == p && p >= 0x61 && p <= 0x7A) else { return false }
+            k += 1
+        }
+        return k == n
+    }
+
     /// Case-insensitive ASCII comparison of two header names.
     public static func namesEqual(_ a: String, _ b: String) -> Bool {
         var a = a, b = b

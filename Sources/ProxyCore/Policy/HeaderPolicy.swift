@@ -6,8 +6,14 @@ public enum HeaderPolicy {
     /// Whether `name` is hop-by-hop; compares without allocating.
     static func isHopByHop(_ name: String, connectionTokens: [String]) -> Bool {
         let u = name.utf8
-        if u.count > 6 && HTTPHeaders.namesEqual(String(name.prefix(6)), "proxy-") { return true }
-        for h in hopByHop where h.utf8.count == u.count && HTTPHeaders.namesEqual(name, h) { return true }
+        if u.count > 6 && HTTPHeaders.hasPrefixIgnoringCase(name, "proxy-") { return true }
+        // Every hop-by-hop name is 2 to 17 bytes long; most headers are ruled out by length.
+        switch u.count {
+        case 2, 4, 7, 10, 17:
+            for h in hopByHop where h.utf8.count == u.count && HTTPHeaders.namesEqual(name, h) { return true }
+        default:
+            break
+        }
         for t in connectionTokens where HTTPHeaders.namesEqual(name, t) { return true }
         return false
     }

@@ -31,10 +31,19 @@ public struct UpstreamURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        var s = "\(scheme.rawValue)://\(host)"
-        if let port { s += ":\(port)" }
+        // Appended piece by piece into one buffer: this runs for every request.
+        var s = scheme == .https ? "https://" : "http://"
+        s.reserveCapacity(8 + host.utf8.count + 6 + path.utf8.count + 1 + (query?.utf8.count ?? 0))
+        s += host
+        if let port {
+            s += ":"
+            s += String(port)
+        }
         s += path
-        if let query { s += "?" + query }
+        if let query {
+            s += "?"
+            s += query
+        }
         return s
     }
 

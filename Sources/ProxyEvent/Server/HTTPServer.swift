@@ -19,6 +19,8 @@ public struct ServerLimits: Sendable {
 /// to `handler` as `ServerExchange`s, which answer whole or streamed.
 public final class HTTPServer {
     let loop: EventLoop
+    /// Reused to hand reply bytes to evhttp, which moves them out on every call.
+    let scratch: OpaquePointer = evbuffer_new()
     let http: OpaquePointer
     private var bound: OpaquePointer?
     let limits: ServerLimits
@@ -61,6 +63,7 @@ public final class HTTPServer {
     }
 
     deinit {
+        evbuffer_free(scratch)
         // evhttp_free closes every connection, firing their callbacks: detach the exchanges
         // first so none of them reports back to a server that is going away.
         for exchange in live.values { exchange.detach() }

@@ -86,12 +86,12 @@ public final class ServerExchange {
     public func respond(status: Int, headers: HTTPHeaders, body: [UInt8]) {
         guard state == .pending else { return }
         setHeaders(headers, dropLength: true)
-        let buffer = evbuffer_new()
+        let buffer = server.scratch
         body.withUnsafeBytes { _ = evbuffer_add(buffer, $0.baseAddress, $0.count) }
         bytesSent += body.count
         startFlushing()
         evhttp_send_reply(req, Int32(status), nil, buffer)
-        evbuffer_free(buffer)
+        evbuffer_drain(buffer, evbuffer_get_length(buffer))  // evhttp moved the bytes; this is a no-op unless it did not
     }
 
     /// Sends the reply's head. With a `Content-Length` the body goes raw, otherwise chunked.
@@ -109,7 +109,7 @@ public final class ServerExchange {
     /// Queues body bytes for the client.
     public func send(_ bytes: UnsafeRawBufferPointer) {
         guard state == .streaming, bytes.count > 0 else { return }
-        let buffer = evbuffer_new()
+        let buffer = server.scratch
         bytesSent += bytes.count
         let context = Unmanaged.passUnretained(self).toOpaque()
         if chunked {
@@ -139,7 +139,7 @@ public final class ServerExchange {
                 Unmanaged<ServerExchange>.fromOpaque(arg!).takeUnretainedValue().drained()
             }, context)
         }
-        evbuffer_free(buffer)
+        evbuffer_drain(buffer, evbuffer_get_length(buffer))  // evhttp moved the bytes; this is a no-op unless it did not
     }
 
     /// Queues body bytes for the client.
