@@ -153,13 +153,16 @@ http {{
         ]
         # Interleave targets within each round so that noise on this shared machine hits all of
         # them alike; report each measure's median over the rounds.
+        # The order rotates from round to round, so that no target always runs right after the
+        # same neighbour (a run can leave the machine busier or quieter for the next one).
         samples = {}
         for stream in (False, True):
             for name, url, pids in targets:
                 run_wrk(url, stream, 1, args.connections, tmp)  # warm-up, 1 s
-        for _ in range(args.rounds):
+        for round_index in range(args.rounds):
+            shift = round_index % len(targets)
             for stream in (False, True):
-                for name, url, pids in targets:
+                for name, url, pids in targets[shift:] + targets[:shift]:
                     before = cpu_seconds(pids) if pids else 0
                     r = run_wrk(url, stream, args.duration, args.connections, tmp)
                     after = cpu_seconds(pids) if pids else 0
@@ -175,7 +178,7 @@ http {{
                 rows.append({"kind": "streamed (20 chunks)" if stream else "non-streamed", "target": name,
                              "rps": med("rps"), "p50": med("p50"), "p99": med("p99"), "cpu_us": med("cpu_us"),
                              "non2xx": sum(x["non2xx"] for x in runs), "rss_mb": peak_rss_mb(pids) if pids else None})
-        print(f"wrk -t1 -c{args.connections} -d{args.duration}s, median of {args.rounds} interleaved rounds; proxyd workers={args.workers}, nginx worker_processes={args.workers}; "
+        print(f"wrk -t1 -c{args.connections} -d{args.duration}s, median of {args.rounds} interleaved rounds (order rotated each round); proxyd workers={args.workers}, nginx worker_processes={args.workers}; "
               "every answer has <think> reasoning; proxyd splits it (think split) unless marked off")
         print()
         print("| load | target | requests/s | p50 ms | p99 ms | proxy CPU µs/request | peak RSS MB | non-2xx |")
