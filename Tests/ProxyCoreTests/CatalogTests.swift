@@ -203,8 +203,34 @@ struct UsageTests {
         #expect(odd.withUnsafeBytes { Usage.ofCompletion($0) } == Usage(promptTokens: 7))
         let negative = Array(#"{"usage":{"prompt_tokens":-1,"completion_tokens":1e20}}"#.utf8)
         #expect(negative.withUnsafeBytes { Usage.ofCompletion($0) } == nil)
-        let broken = Array(#"{"choices":[}],"usage":{"prompt_tokens":7}}"#.utf8)
+        // Malformed before a usage member that is not the last: nothing is read.
+        let broken = Array(#"{"choices":[}],"usage":{"prompt_tokens":7},"x":1}"#.utf8)
         #expect(broken.withUnsafeBytes { Usage.ofCompletion($0) } == nil)
+    }
+
+    @Test("usage read from the end of a body agrees with walking its members, over generated bodies")
+    func trailingUsageProperty() {
+        let members = [#""id":"c""#, #""choices":[{"message":{"content":"a,\"usage\":{\"prompt_tokens\":9}}"}}]"#,
+                       #""usage":{"prompt_tokens":3,"completion_tokens":4}"#, #""usage":{ "prompt_tokens" : 5 }"#,
+                       #""x":{"usage":{"prompt_tokens":6}}"#, #""usage":null"#, #""usage":{"cost":0.5,"nested":{"prompt_tokens":1}}"#,
+                       #""s":"{\"usage\":{\"prompt_tokens\":7}}""#, #""usage":{"prompt_tokens":"8"}"#, #""n":[1,{"usage":{"prompt_tokens":2}}]"#]
+        var rng = SplitMix(seed: 19)
+        var quick = 0
+        for _ in 0..<3000 {
+            var parts: [String] = []
+            for _ in 0..<Int(rng.next() % 5) { parts.append(members[Int(rng.next() % UInt64(members.count))]) }
+            let spaces = rng.next() % 2 == 0 ? "" : " \n"
+            let bytes = Array(("{" + parts.joined(separator: "," + spaces) + spaces + "}" + spaces).utf8)
+            let walked = bytes.withUnsafeBytes { Usage.ofCompletion($0, fromEnd: false) }
+            let fromEnd = bytes.withUnsafeBytes { Usage.ofCompletion($0) }
+            // Walking finds the first "usage" member, the quick look the last: they differ only
+            // for a body with two, which JSON allows but no provider sends.
+            if parts.filter({ $0.hasPrefix(#""usage""#) }).count <= 1 {
+                #expect(fromEnd == walked, "\(String(decoding: bytes, as: UTF8.self))")
+            }
+            if bytes.withUnsafeBytes({ Usage.trailingUsageObject($0) }) != nil { quick += 1 }
+        }
+        #expect(quick > 300)  // the quick look was actually taken
     }
 
     @Test("the quick look for a usage object agrees with a plain search over generated chunks")

@@ -14,13 +14,20 @@ public struct Usage: Sendable, Equatable {
     /// The `usage` of a whole chat completion body, if it has one. Reads the numbers in place,
     /// without allocating; stops reading at the `usage` member.
     public static func ofCompletion(_ body: UnsafeRawBufferPointer) -> Usage? {
-        var found: Range<Int>? = nil
-        do {
-            try JSONScanner.forEachMember(body) { name, value in
-                if JSONScanner.name(name, is: "usage") { found = value; return false }
-                return true
-            }
-        } catch { return nil }
+        ofCompletion(body, fromEnd: true)
+    }
+
+    /// `fromEnd`: try the quick look for a trailing `usage` member first.
+    static func ofCompletion(_ body: UnsafeRawBufferPointer, fromEnd: Bool) -> Usage? {
+        var found: Range<Int>? = fromEnd ? trailingUsageObject(body) : nil
+        if found == nil {
+            do {
+                try JSONScanner.forEachMember(body) { name, value in
+                    if JSONScanner.name(name, is: "usage") { found = value; return false }
+                    return true
+                }
+            } catch { return nil }
+        }
         guard let u = found, body[u.lowerBound] == UInt8(ascii: "{") else { return nil }
         let object = UnsafeRawBufferPointer(rebasing: body[u])
         var usage = Usage()
@@ -38,6 +45,44 @@ public struct Usage: Sendable, Equatable {
         } catch { return nil }
         if usage.promptTokens == nil && usage.completionTokens == nil && usage.reportedCost == nil { return nil }
         return usage
+    }
+
+    /// Where the `usage` object lies when it is the body's last member, found from the end
+    /// without reading the rest: `,"usage":{…}}` or `{"usage":{…}}` closing the body, the object
+    /// flat (no nested braces or brackets, no escapes). A raw `"usage"` after a raw `,` or `{`
+    /// cannot be inside a JSON string, and the brace after its object is the body's last, so
+    /// the member belongs to the top-level object. Nil for any other shape (the caller then
+    /// walks the members from the start).
+    static func trailingUsageObject(_ b: UnsafeRawBufferPointer) -> Range<Int>? {
+        func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
+        var j = b.count - 1
+        while j >= 0 && isSpace(b[j]) { j -= 1 }
+        guard j >= 0, b[j] == UInt8(ascii: "}") else { return nil }
+        j -= 1
+        while j >= 0 && isSpace(b[j]) { j -= 1 }
+        guard j >= 0, b[j] == UInt8(ascii: "}") else { return nil }
+        let end = j + 1
+        j -= 1
+        while j >= 0 {
+            let c = b[j]
+            if c == UInt8(ascii: "{") { break }
+            if c == UInt8(ascii: "}") || c == UInt8(ascii: "[") || c == UInt8(ascii: "]") || c == UInt8(ascii: "\\") { return nil }
+            j -= 1
+        }
+        guard j >= 0 else { return nil }
+        let start = j
+        j -= 1
+        while j >= 0 && isSpace(b[j]) { j -= 1 }
+        guard j >= 0, b[j] == UInt8(ascii: ":") else { return nil }
+        j -= 1
+        while j >= 0 && isSpace(b[j]) { j -= 1 }
+        guard j >= 7, b[j] == UInt8(ascii: "\""), b[j - 1] == UInt8(ascii: "e"), b[j - 2] == UInt8(ascii: "g"),
+              b[j - 3] == UInt8(ascii: "a"), b[j - 4] == UInt8(ascii: "s"), b[j - 5] == UInt8(ascii: "u"),
+              b[j - 6] == UInt8(ascii: "\"") else { return nil }
+        j -= 7
+        while j >= 0 && isSpace(b[j]) { j -= 1 }
+        guard j >= 0, b[j] == UInt8(ascii: ",") || b[j] == UInt8(ascii: "{") else { return nil }
+        return start..<end
     }
 
     /// A token count: a non-negative whole number below 10^15, read directly when it is plain digits.

@@ -39,6 +39,7 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
         self.client = client
         self.plan = plan
         requestID = decision.requestID
+        attempt = plan.attempts[0]
         started = monotonicNow()
         record = ExchangeRecord(requestID: decision.requestID, method: client.request.method, route: decision.route)
         record.model = plan.model
@@ -54,7 +55,9 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
 
     func clientDrained() { transfer?.resume() }
 
-    private var attempt: UpstreamAttempt { plan.attempts[attemptIndex] }
+    /// The attempt under way, kept as a stored copy: reading a field of it then copies nothing
+    /// else (an array element read through a computed property is copied whole every time).
+    private var attempt: UpstreamAttempt
 
     private func startAttempt() {
         let a = attempt
@@ -288,6 +291,7 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
                                            ("result", .string(outcomes.last?.outcome.summary ?? "")), ("next", .string(plan.attempts[attemptIndex + 1].label))])
             record.failovers += 1
             attemptIndex += 1
+            attempt = plan.attempts[attemptIndex]
             startAttempt()
             return
         }
