@@ -49,6 +49,7 @@ public enum HeaderPolicy {
                                               requestID: String, identityEncoding: Bool) -> Result<HTTPHeaders, ProxyError> {
         let tokens = connectionTokens(client)
         var out = HTTPHeaders()
+        out.reserveCapacity(client.count + 3)
         for (name, value) in client {
             if isHopByHop(name, connectionTokens: tokens) { continue }
             let eq = { (other: String) in HTTPHeaders.namesEqual(name, other) }
@@ -83,6 +84,7 @@ public enum HeaderPolicy {
     public static func clientResponseHeaders(upstream: HTTPHeaders, bodyRewritten: Bool) -> HTTPHeaders {
         let tokens = connectionTokens(upstream)
         var out = HTTPHeaders()
+        out.reserveCapacity(upstream.count + 3)
         for (name, value) in upstream {
             if isHopByHop(name, connectionTokens: tokens) { continue }
             if bodyRewritten && HTTPHeaders.namesEqual(name, "content-length") { continue }
