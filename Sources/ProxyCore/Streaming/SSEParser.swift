@@ -98,15 +98,33 @@ public struct SSEParser: Sendable {
               b[i + 3] == UInt8(ascii: "a"), b[i + 4] == UInt8(ascii: ":") else { return nil }
         var v = i + 5
         if b[v] == 0x20 { v += 1 }
-        var j = v
+        let j = lineEnd(b, from: v)
+        guard j + 1 < n, b[j] == 0x0A, b[j + 1] == 0x0A else { return nil }
+        return (v..<j, j + 2)
+    }
+
+    /// The index of the first LF or CR in `b` at or after `from`, or `b.count`. Looks at eight
+    /// bytes at a time: a zero byte in `x ^ pattern` marks a match, and
+    /// `(y - 0x01…01) & ~y & 0x80…80` is non-zero exactly when `y` has a zero byte.
+    static func lineEnd(_ b: UnsafeRawBufferPointer, from: Int) -> Int {
+        guard let base = b.baseAddress else { return b.count }
+        let n = b.count
+        var j = from
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while j + 8 <= n {
+            let x = base.loadUnaligned(fromByteOffset: j, as: UInt64.self)
+            let lf = x ^ (ones &* 0x0A)
+            let cr = x ^ (ones &* 0x0D)
+            if ((lf &- ones) & ~lf & highs) | ((cr &- ones) & ~cr & highs) != 0 { break }
+            j += 8
+        }
         while j < n {
-            let c = b[j]
-            if c == 0x0A { break }
-            if c == 0x0D { return nil }
+            let c = base.load(fromByteOffset: j, as: UInt8.self)
+            if c == 0x0A || c == 0x0D { return j }
             j += 1
         }
-        guard j + 1 < n, b[j + 1] == 0x0A else { return nil }
-        return (v..<j, j + 2)
+        return n
     }
 
     /// The general path: any line ends, fields and pieces, through the held buffers.

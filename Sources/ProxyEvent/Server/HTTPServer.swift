@@ -93,6 +93,7 @@ public final class HTTPServer {
         let method = HTTPServer.methodName(evhttp_request_get_command(req))
         let target = String(cString: evhttp_request_get_uri(req))
         var headers = HTTPHeaders()
+        headers.reserveCapacity(12)  // room for a typical request's fields without regrowing
         var headerBytes = method.utf8.count + target.utf8.count + 12
         if let list = evhttp_request_get_input_headers(req) {
             var entry = list.pointee.tqh_first

@@ -171,6 +171,7 @@ public final class UpstreamTransfer {
         let line = bytes[0..<end]
         if line.starts(with: "HTTP/".utf8) {
             headHeaders = HTTPHeaders()  // a new status line (after a 1xx) starts over
+            headHeaders.reserveCapacity(12)
             return count
         }
         if end == 0 {
