@@ -32,9 +32,14 @@ public struct ChatChunkRewriter: Sendable {
 
     var choices = ChoiceStates()
     /// Fields copied into a chunk proxyd has to make itself (a final flush).
-    var lastID: JSONValue = .string("chatcmpl-proxyd")
-    var lastCreated: JSONValue = .int(0)
-    var lastModel: JSONValue = .string("")
+    /// Kept as the JSON text they came as, and parsed only when a chunk has to be made.
+    var idText: [UInt8]?
+    var createdText: [UInt8]?
+    var modelText: [UInt8]?
+    var lastID: JSONValue { Self.parsed(idText) ?? .string("chatcmpl-proxyd") }
+    var lastCreated: JSONValue { Self.parsed(createdText) ?? .int(0) }
+    var lastModel: JSONValue { Self.parsed(modelText) ?? .string("") }
+    static func parsed(_ text: [UInt8]?) -> JSONValue? { text.flatMap { try? JSONValue.parse($0) } }
 
     public init(think: ThinkSettings) { self.think = think }
 
@@ -258,10 +263,10 @@ public struct ChatChunkRewriter: Sendable {
 
     mutating func captureIdentity(_ layout: ChatChunkLayout, _ data: UnsafeRawBufferPointer) {
         capturedIdentity = true
-        func value(_ r: Range<Int>?) -> JSONValue? { r.flatMap { try? JSONValue.parse(UnsafeRawBufferPointer(rebasing: data[$0])) } }
-        if let v = value(layout.id) { lastID = v }
-        if let v = value(layout.created) { lastCreated = v }
-        if let v = value(layout.model) { lastModel = v }
+        func text(_ r: Range<Int>?) -> [UInt8]? { r.map { Array(UnsafeRawBufferPointer(rebasing: data[$0])) } }
+        if let t = text(layout.id) { idText = t }
+        if let t = text(layout.created) { createdText = t }
+        if let t = text(layout.model) { modelText = t }
     }
 
     /// The delta with its content replaced by the answer part and the reasoning field added.
