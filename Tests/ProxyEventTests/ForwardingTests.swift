@@ -236,6 +236,24 @@ struct ForwardingTests {
         }
     }
 
+    @Test("streams are chunked for HTTP/1.1 clients and sent raw, ended by the close, to HTTP/1.0 ones")
+    func streamFraming() throws {
+        let h = try Harness()
+        let json = #"{"model":"fake-model","stream":true,"messages":[]}"#
+        for version in ["1.1", "1.0"] {
+            let c = try TestConnection(port: h.port)
+            let request = "POST /fake/v1/chat/completions HTTP/\(version)\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "x-fake-chunks: 3\r\nContent-Length: \(json.utf8.count)\r\n\r\n" + json
+            try c.sendRaw(Array(request.utf8))
+            let head = try c.readHead()
+            #expect(head.status == 200)
+            #expect((head.headers["Transfer-Encoding"]?.lowercased() == "chunked") == (version == "1.1"), "HTTP/\(version)")
+            let body = String(decoding: try c.readBody(head), as: UTF8.self)
+            #expect(body.hasPrefix("data: {"), "HTTP/\(version): \(body.prefix(40))")
+            #expect(body.hasSuffix("data: [DONE]\n\n"), "HTTP/\(version)")
+        }
+    }
+
     @Test("replies proxyd makes carry no invented Content-Type")
     func noInventedContentType() throws {
         let h = try Harness()
