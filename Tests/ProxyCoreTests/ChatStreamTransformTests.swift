@@ -296,6 +296,47 @@ struct ChatStreamTransformTests {
         }
     }
 
+    @Test("the direct path for plain reasoning chunks writes exactly what the general path writes")
+    func directPathMatchesGeneralPath() {
+        var rng = SplitMix(seed: 29)
+        let atoms = ["<think>", "</think>", "<", " ", "\n", "a", "é", "\"q\"", "\\", "\t", "\u{7F}", "word", "</th", "ink>"]
+        let envelopes = [(#"{"id":"c1","object":"chat.completion.chunk","created":7,"model":"m","choices":[{"index":0,"delta":{"content":"#,
+                          #"},"logprobs":null,"finish_reason":null}]}"#),
+                         (#"{"choices":[{"delta":{"content":"#, #"},"index":0}]}"#)]
+        for round in 0..<400 {
+            var text = ""
+            for _ in 0..<Int(rng.next() % 14) { text += atoms[Int(rng.next() % UInt64(atoms.count))] }
+            var deltas: [String] = []
+            var current = ""
+            for ch in text {
+                current.append(ch)
+                if rng.next() % 3 == 0 { deltas.append(current); current = "" }
+            }
+            if !current.isEmpty { deltas.append(current) }
+            if round < 2 { deltas = ["<think>", "plain", "a\u{7F}b", "</think>", "x"] }  // a raw DEL inside the block
+            let (prefix, suffix) = envelopes[round % 2]
+            var stream = "data: " + prefix + #""""# + suffix + "\n\n"
+            for d in deltas {
+                // Raw where JSON allows it (a DEL byte stays raw), else as the encoder writes it.
+                let raw = !d.unicodeScalars.contains { $0 == "\"" || $0 == "\\" || $0.value < 0x20 } && (round < 2 || rng.next() % 2 == 0)
+                stream += "data: " + prefix + (raw ? "\"" + d + "\"" : JSONValue.string(d).jsonText) + suffix + "\n\n"
+            }
+            stream += #"data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"# + "\n\n" + "data: [DONE]\n\n"
+            let input = Array(stream.utf8)
+            for (mode, field) in [(ThinkMode.split, "reasoning_content"), (.strip, "reasoning_content"), (.split, "reasoning")] {
+                func run(direct: Bool) -> [UInt8] {
+                    let t = ChatStreamTransform(settings: settings(mode, field: field))
+                    t.rewriter.allowsDirectPath = direct
+                    var out: [UInt8] = []
+                    input.withUnsafeBytes { t.feed($0, into: &out) }
+                    t.finish(upstreamComplete: true, reason: "", into: &out)
+                    return out
+                }
+                #expect(run(direct: true) == run(direct: false), "\(mode) \(text.debugDescription)")
+            }
+        }
+    }
+
     @Test("property: generated streams — split invariance, off identity, reasoning + content = text minus tags")
     func generatedStreams() {
         var rng = SplitMix(seed: 7)

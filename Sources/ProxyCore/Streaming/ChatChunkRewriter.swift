@@ -41,7 +41,18 @@ public struct ChatChunkRewriter: Sendable {
     var lastModel: JSONValue { Self.parsed(modelText) ?? .string("") }
     static func parsed(_ text: [UInt8]?) -> JSONValue? { text.flatMap { try? JSONValue.parse($0) } }
 
-    public init(think: ThinkSettings) { self.think = think }
+    /// `,"<field>":`, encoded once.
+    let reasoningKey: [UInt8]
+    /// Whether plain reasoning chunks may take the direct path (tests turn it off to compare).
+    var allowsDirectPath = true
+
+    public init(think: ThinkSettings) {
+        self.think = think
+        var key: [UInt8] = [UInt8(ascii: ",")]
+        JSONValue.encodeString(think.field, into: &key)
+        key.append(UInt8(ascii: ":"))
+        reasoningKey = key
+    }
 
     /// Whether every choice seen so far passes its text through untouched.
     public var allPassingThrough: Bool {
@@ -106,7 +117,12 @@ public struct ChatChunkRewriter: Sendable {
     /// The stream path: when the chunk needs a change, appends `data: <new JSON>\n\n` to `out` and
     /// returns true; the edits are spliced straight into `out`, with no intermediate copy.
     public mutating func rewrite(data: UnsafeRawBufferPointer, appendingEventTo out: inout [UInt8]) -> Bool {
-        switch plan(data: data, whole: false) {
+        var matched = false
+        if allowsDirectPath && capturedIdentity && choices.entries.count == 1 && envelope.match(data, into: &layout) {
+            if rewritePlainReasoning(data, into: &out) { return true }
+            matched = true
+        }
+        switch plan(data: data, whole: false, layoutReady: matched) {
         case .unchanged: return false
         case .rebuilt(let bytes):
             out.append(contentsOf: "data: ".utf8)
@@ -127,11 +143,43 @@ public struct ChatChunkRewriter: Sendable {
         case rebuilt([UInt8])
     }
 
+    /// The most common chunk inside a reasoning block, written out directly: one choice, already
+    /// in its block with nothing held, whose content is plain text (no escapes, no `<` that could
+    /// start a tag, no byte the encoder would escape). Its content becomes `""` and, in `split`,
+    /// the original string goes into the reasoning field as it came: exactly what the general
+    /// path makes of it, without decoding and encoding the text. `layout` holds the chunk's
+    /// layout. False, with nothing written, for any other chunk.
+    mutating func rewritePlainReasoning(_ data: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Bool {
+        guard layout.choices.count == 1 else { return false }
+        let c = layout.choices[0]
+        guard let r = c.content, c.contentIsString, !c.contentHasEscapes, !c.finishing, !c.ownReasoning, r.count > 2,
+              c.index == choices.entries[0].index, !choices.entries[0].state.leftAlone, !choices.entries[0].state.finished,
+              choices.entries[0].state.splitter.isInsideBlockHoldingNothing else { return false }
+        for i in (r.lowerBound + 1)..<(r.upperBound - 1) {
+            let b = data[i]
+            if b == UInt8(ascii: "<") || b < 0x20 || b == 0x7F { return false }
+        }
+        choices.entries[0].state.sawText = true
+        out.append(contentsOf: "data: ".utf8)
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[..<r.lowerBound]))
+        out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "\"")])
+        if think.mode == .split {
+            out.append(contentsOf: reasoningKey)
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[r]))
+        }
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[r.upperBound...]))
+        out.append(contentsOf: [0x0A, 0x0A])
+        return true
+    }
+
     /// Works out what a chunk needs, leaving splice edits in `edits` and `editBytes`.
-    mutating func plan(data: UnsafeRawBufferPointer, whole: Bool) -> Plan {
+    /// `layoutReady`: `layout` already holds this chunk's layout (its envelope matched).
+    mutating func plan(data: UnsafeRawBufferPointer, whole: Bool, layoutReady: Bool = false) -> Plan {
         if !whole && passingThroughAll && ChatChunkRewriter.onlyKnownIndexes(data, known: choices) { return .unchanged }
         var quick = false
-        if !whole && capturedIdentity {
+        if layoutReady {
+            quick = true
+        } else if !whole && capturedIdentity {
             if envelope.match(data, into: &layout) {
                 quick = true
             } else if ChatChunkLayout.quickScan(data, into: &layout) {

@@ -39,6 +39,10 @@ public struct ThinkSplitter: Sendable {
         self.assumeOpen = assumeOpen
     }
 
+    /// Inside a reasoning block with nothing held back and no leading whitespace to drop: text
+    /// without a `<` is all reasoning, as it is.
+    var isInsideBlockHoldingNothing: Bool { state == .reasoning && pending.isEmpty && !droppingWhitespace }
+
     /// Whether the block has closed (or never opened): the rest is answer, untouched.
     public var isPassingThrough: Bool { state == .content }
 
