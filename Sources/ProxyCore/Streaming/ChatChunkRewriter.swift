@@ -119,6 +119,8 @@ public struct ChatChunkRewriter: Sendable {
     public mutating func rewrite(data: UnsafeRawBufferPointer, appendingEventTo out: inout [UInt8]) -> Bool {
         var matched = false
         if allowsDirectPath && capturedIdentity && choices.entries.count == 1 && envelope.match(data, into: &layout) {
+            // The answer after the block: the chunk names only the one known choice.
+            if passingThroughAll && layout.choices.count == 1 && layout.choices[0].index == choices.entries[0].index { return false }
             if rewritePlainReasoning(data, into: &out) { return true }
             matched = true
         }
@@ -154,12 +156,13 @@ public struct ChatChunkRewriter: Sendable {
         let c = layout.choices[0]
         guard let r = c.content, c.contentIsString, !c.contentHasEscapes, !c.finishing, !c.ownReasoning, r.count > 2,
               c.index == choices.entries[0].index, !choices.entries[0].state.leftAlone, !choices.entries[0].state.finished,
-              choices.entries[0].state.splitter.isInsideBlockHoldingNothing else { return false }
+              choices.entries[0].state.splitter.isInsideBlockHoldingNothing(firstByte: data[r.lowerBound + 1]) else { return false }
         for i in (r.lowerBound + 1)..<(r.upperBound - 1) {
             let b = data[i]
             if b == UInt8(ascii: "<") || b < 0x20 || b == 0x7F { return false }
         }
         choices.entries[0].state.sawText = true
+        choices.entries[0].state.splitter.droppingWhitespace = false  // the text starts with a non-space
         out.append(contentsOf: "data: ".utf8)
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[..<r.lowerBound]))
         out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "\"")])

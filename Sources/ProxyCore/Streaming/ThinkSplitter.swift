@@ -39,9 +39,11 @@ public struct ThinkSplitter: Sendable {
         self.assumeOpen = assumeOpen
     }
 
-    /// Inside a reasoning block with nothing held back and no leading whitespace to drop: text
-    /// without a `<` is all reasoning, as it is.
-    var isInsideBlockHoldingNothing: Bool { state == .reasoning && pending.isEmpty && !droppingWhitespace }
+    /// Inside a reasoning block with nothing held back, and no leading whitespace to drop before
+    /// text starting with `firstByte`: text without a `<` is then all reasoning, as it is.
+    func isInsideBlockHoldingNothing(firstByte: UInt8) -> Bool {
+        state == .reasoning && pending.isEmpty && (!droppingWhitespace || !ThinkSplitter.isSpace(firstByte))
+    }
 
     /// Whether the block has closed (or never opened): the rest is answer, untouched.
     public var isPassingThrough: Bool { state == .content }
