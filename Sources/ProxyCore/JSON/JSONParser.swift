@@ -145,16 +145,35 @@ struct JSONParser {
     func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 
     mutating func parseString() throws(JSONParseError) -> String {
+        let (range, decoded) = try scanString()
+        let s = decoded.map { String(validating: $0, as: UTF8.self) } ?? String(validating: bytes[range], as: UTF8.self)
+        guard let s else { throw fail("invalid UTF-8 in string") }
+        return s
+    }
+
+    /// The bytes a JSON string token (quotes included) stands for, decoded without making a
+    /// String; nil when the token is not exactly one valid string.
+    static func stringBytes(_ token: UnsafeRawBufferPointer) -> [UInt8]? {
+        var p = JSONParser(bytes: Array(token))
+        guard p.bytes.first == UInt8(ascii: "\""), let (range, decoded) = try? p.scanString(), p.index == p.bytes.count else {
+            return nil
+        }
+        let out = decoded ?? Array(p.bytes[range])
+        if out.contains(where: { $0 >= 0x80 }) && String(validating: out, as: UTF8.self) == nil { return nil }
+        return out
+    }
+
+    /// Reads a string token at its opening quote: the range of its bytes when it has no
+    /// escapes, else also the decoded bytes. UTF-8 is not checked here.
+    mutating func scanString() throws(JSONParseError) -> (Range<Int>, [UInt8]?) {
         index += 1
         let start = index
         // Fast path: no escapes.
         while index < bytes.count {
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
-                let raw = bytes[start..<index]
                 index += 1
-                guard let s = String(validating: raw, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
-                return s
+                return (start..<(index - 1), nil)
             }
             if b == UInt8(ascii: "\\") { break }
             if b < 0x20 { throw fail("control character in string") }
@@ -165,8 +184,7 @@ struct JSONParser {
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
                 index += 1
-                guard let s = String(validating: out, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
-                return s
+                return (start..<(index - 1), out)
             }
             if b < 0x20 { throw fail("control character in string") }
             if b != UInt8(ascii: "\\") { out.append(b); index += 1; continue }

@@ -257,7 +257,7 @@ public struct ChatChunkRewriter: Sendable {
         var text = UnsafeRawBufferPointer(start: nil, count: 0)
         if let r = c.content, hasText {
             if c.contentHasEscapes {
-                decoded = Array(((try? JSONValue.parse(UnsafeRawBufferPointer(rebasing: data[r])))?.stringValue ?? "").utf8)
+                decoded = JSONParser.stringBytes(UnsafeRawBufferPointer(rebasing: data[r])) ?? []
             } else {
                 text = UnsafeRawBufferPointer(rebasing: data[(r.lowerBound + 1)..<(r.upperBound - 1)])
             }
