@@ -56,6 +56,15 @@ public struct ThinkSplitter: Sendable {
         case .content:
             out.content.append(contentsOf: text)
         case .leading:
+            // The usual start, an opening tag whole in this piece (after optional whitespace),
+            // decided at once instead of byte by byte.
+            if pending.isEmpty, let (tag, end) = leadingOpenTag(text) {
+                state = .reasoning
+                closers = assumeOpen ? closeTags : [closeTags[tag]]
+                droppingWhitespace = true
+                if end != text.endIndex { feed(text[end...], into: &out) }
+                return
+            }
             var index = text.startIndex
             while index != text.endIndex, state == .leading {
                 pending.append(text[index])
@@ -70,6 +79,21 @@ public struct ThinkSplitter: Sendable {
             state = .content
             out.content.append(contentsOf: text[first...])
         }
+    }
+
+    /// Which opening tag `text` starts with after its leading whitespace, and where it ends.
+    func leadingOpenTag<C: Collection<UInt8>>(_ text: C) -> (Int, C.Index)? {
+        guard let start = text.firstIndex(where: { !ThinkSplitter.isSpace($0) }) else { return nil }
+        for (k, tag) in openTags.enumerated() {
+            var i = start
+            var matched = true
+            for b in tag {
+                guard i != text.endIndex, text[i] == b else { matched = false; break }
+                i = text.index(after: i)
+            }
+            if matched { return (k, i) }
+        }
+        return nil
     }
 
     /// Decides what the held leading bytes are, once they can no longer be a partial tag.
