@@ -70,7 +70,7 @@ for mode in [ThinkMode.off, .split, .strip] {
     var sink = 0
     let start = now()
     for _ in 0..<rounds {
-        var t = ChatStreamTransform(settings: ChatStreamSettings(think: settings))
+        let t = ChatStreamTransform(settings: ChatStreamSettings(think: settings))
         var out: [UInt8] = []
         for p in pieces { p.withUnsafeBytes { t.feed($0, into: &out) } }
         t.finish(upstreamComplete: true, reason: "", into: &out)

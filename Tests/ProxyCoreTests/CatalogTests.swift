@@ -286,7 +286,7 @@ struct UsageTests {
     func hiddenUsageChunk() {
         let input = fixture("deepseek-r1-think.sse")
         for mode in [ThinkMode.split, .off] {
-            var t = ChatStreamTransform(settings: ChatStreamSettings(think: settings(mode).think, hideUsage: true))
+            let t = ChatStreamTransform(settings: ChatStreamSettings(think: settings(mode).think, hideUsage: true))
             var out: [UInt8] = []
             input.withUnsafeBytes { t.feed($0, into: &out) }
             t.finish(upstreamComplete: true, reason: "", into: &out)
@@ -295,7 +295,7 @@ struct UsageTests {
             #expect(text.hasSuffix("data: [DONE]\n\n"))
             #expect(t.usage == Usage(promptTokens: 12, completionTokens: 31))
         }
-        var shown = ChatStreamTransform(settings: settings(.off))
+        let shown = ChatStreamTransform(settings: settings(.off))
         var out: [UInt8] = []
         input.withUnsafeBytes { shown.feed($0, into: &out) }
         #expect(out == input && shown.usage?.promptTokens == 12)

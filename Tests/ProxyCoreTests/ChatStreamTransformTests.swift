@@ -27,8 +27,22 @@ func settings(_ mode: ThinkMode, field: String = "reasoning_content", tags: [Str
 }
 
 /// Runs a stream through the transform in the given pieces, then ends it cleanly.
+/// A text of fewer than `upTo` random atoms, and the same text cut into deltas on character boundaries.
+func randomDeltas(_ atoms: [String], upTo: UInt64, _ rng: inout SplitMix) -> (String, [String]) {
+    var text = ""
+    for _ in 0..<Int(rng.next() % upTo) { text += atoms[Int(rng.next() % UInt64(atoms.count))] }
+    var deltas: [String] = []
+    var current = ""
+    for ch in text {
+        current.append(ch)
+        if rng.next() % 3 == 0 { deltas.append(current); current = "" }
+    }
+    if !current.isEmpty { deltas.append(current) }
+    return (text, deltas)
+}
+
 func transform(_ pieces: [[UInt8]], _ s: ChatStreamSettings, complete: Bool = true) -> [UInt8] {
-    var t = ChatStreamTransform(settings: s)
+    let t = ChatStreamTransform(settings: s)
     var out: [UInt8] = []
     for p in pieces { p.withUnsafeBytes { t.feed($0, into: &out) } }
     t.finish(upstreamComplete: complete, reason: "cut", into: &out)
@@ -142,7 +156,7 @@ struct ChatStreamTransformTests {
     @Test("[DONE] and the usage chunk are never delayed")
     func notDelayed() {
         let input = fixture("deepseek-r1-think.sse")
-        var t = ChatStreamTransform(settings: settings(.split))
+        let t = ChatStreamTransform(settings: settings(.split))
         var out: [UInt8] = []
         input.withUnsafeBytes { t.feed($0, into: &out) }
         #expect(String(decoding: out, as: UTF8.self).hasSuffix("data: [DONE]\n\n"))
@@ -304,15 +318,8 @@ struct ChatStreamTransformTests {
                           #"},"logprobs":null,"finish_reason":null}]}"#),
                          (#"{"choices":[{"delta":{"content":"#, #"},"index":0}]}"#)]
         for round in 0..<400 {
-            var text = ""
-            for _ in 0..<Int(rng.next() % 14) { text += atoms[Int(rng.next() % UInt64(atoms.count))] }
-            var deltas: [String] = []
-            var current = ""
-            for ch in text {
-                current.append(ch)
-                if rng.next() % 3 == 0 { deltas.append(current); current = "" }
-            }
-            if !current.isEmpty { deltas.append(current) }
+            let (text, generated) = randomDeltas(atoms, upTo: 14, &rng)
+            var deltas = generated
             if round < 2 { deltas = ["<think>", "plain", "a\u{7F}b", "</think>", "x"] }  // a raw DEL inside the block
             let (prefix, suffix) = envelopes[round % 2]
             var stream = "data: " + prefix + #""""# + suffix + "\n\n"
@@ -342,16 +349,7 @@ struct ChatStreamTransformTests {
         var rng = SplitMix(seed: 7)
         let atoms = ["<think>", "</think>", "<", "</th", "ink>", " ", "\n", "a", "é", "🤔", "x"]
         for _ in 0..<300 {
-            var text = ""
-            for _ in 0..<Int(rng.next() % 12) { text += atoms[Int(rng.next() % UInt64(atoms.count))] }
-            // Cut the text into deltas on character boundaries.
-            var deltas: [String] = []
-            var current = ""
-            for ch in text {
-                current.append(ch)
-                if rng.next() % 3 == 0 { deltas.append(current); current = "" }
-            }
-            if !current.isEmpty { deltas.append(current) }
+            let (text, deltas) = randomDeltas(atoms, upTo: 12, &rng)
             var stream = ""
             for d in deltas {
                 stream += "data: " + JSONValue.object([("choices", .array([.object([("index", .int(0)), ("delta", .object([("content", .string(d))])), ("finish_reason", .null)])]))]).jsonText + "\n\n"

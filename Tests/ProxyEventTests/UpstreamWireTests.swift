@@ -24,19 +24,9 @@ struct UpstreamWireTests {
                                        arguments: ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/key.pem",
                                                    "-out", dir + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1"])
         #expect(openssl.waitForExit(60) == 0)
-        let (fd, outPath) = makeTemporaryFile("proxyd-tls-out")
-        defer { close(fd); unlink(outPath) }
-        let server = try ChildProcess(executable: PythonClient.python,
-                                      arguments: [PythonClient.root + "/Tests/clients/tls_server.py", dir + "/cert.pem", dir + "/key.pem"],
-                                      environment: ["PATH": "/usr/bin:/bin"], stdoutFD: fd)
-        defer { server.signal(SIGTERM); _ = server.waitForExit(5) }
-        var port = 0
-        #expect(waitUntil(20) {
-            let out = readAll(outPath)
-            guard let r = out.firstRange(of: "PORT ") else { return false }
-            port = Int(out[r.upperBound...].prefix { $0.isNumber }) ?? 0
-            return port > 0
-        })
+        let server = try ScriptServer("tls_server.py", [dir + "/cert.pem", dir + "/key.pem"])
+        defer { server.stop() }
+        let (port, outPath) = (server.port, server.outPath)
         let config = #"{"inheritDefaults": false, "providers": {"tls": {"baseUrl": "https://127.0.0.1:\#(port)"}}}"#
         let h = try Harness(config: config)
         let (head, body) = try httpRequest(port: h.port, "POST", "/provider/tls/v1/chat/completions", body: #"{"model":"m"}"#)
@@ -48,19 +38,9 @@ struct UpstreamWireTests {
     @Test("an upstream that closes a pooled connection: the next request goes out on a new one",
           .enabled(if: PythonClient.available))
     func pooledConnectionClosedByUpstream() throws {
-        let (fd, outPath) = makeTemporaryFile("proxyd-closing-out")
-        defer { close(fd); unlink(outPath) }
-        let server = try ChildProcess(executable: PythonClient.python,
-                                      arguments: [PythonClient.root + "/Tests/clients/closing_upstream.py"],
-                                      environment: ["PATH": "/usr/bin:/bin"], stdoutFD: fd)
-        defer { server.signal(SIGTERM); _ = server.waitForExit(5) }
-        var port = 0
-        #expect(waitUntil(20) {
-            let out = readAll(outPath)
-            guard let r = out.firstRange(of: "PORT ") else { return false }
-            port = Int(out[r.upperBound...].prefix { $0.isNumber }) ?? 0
-            return port > 0
-        })
+        let server = try ScriptServer("closing_upstream.py", [])
+        defer { server.stop() }
+        let (port, outPath) = (server.port, server.outPath)
         let config = #"{"inheritDefaults": false, "providers": {"closing": {"baseUrl": "http://127.0.0.1:\#(port)"}}}"#
         let h = try Harness(config: config)
         for n in 1...3 {
@@ -71,5 +51,37 @@ struct UpstreamWireTests {
             #expect(waitUntil(10) { readAll(outPath).contains("CLOSED \(n)") })
         }
         #expect(readAll(outPath).contains("CONN 3"))
+    }
+}
+
+/// A Python test server from Tests/clients that prints `PORT n` once listening; its output goes
+/// to a file the test reads.
+struct ScriptServer {
+    let process: ChildProcess
+    let port: Int
+    let outPath: String
+    private let fd: Int32
+
+    init(_ script: String, _ arguments: [String]) throws {
+        let (fd, outPath) = makeTemporaryFile("proxyd-script-out")
+        self.fd = fd
+        self.outPath = outPath
+        process = try ChildProcess(executable: PythonClient.python, arguments: [PythonClient.root + "/Tests/clients/" + script] + arguments,
+                                   environment: ["PATH": "/usr/bin:/bin"], stdoutFD: fd)
+        var port = 0
+        #expect(waitUntil(20) {
+            let out = readAll(outPath)
+            guard let r = out.firstRange(of: "PORT ") else { return false }
+            port = Int(out[r.upperBound...].prefix { $0.isNumber }) ?? 0
+            return port > 0
+        })
+        self.port = port
+    }
+
+    func stop() {
+        process.signal(SIGTERM)
+        _ = process.waitForExit(5)
+        close(fd)
+        unlink(outPath)
     }
 }

@@ -138,30 +138,14 @@ public struct Usage: Sendable, Equatable {
 }
 
 enum UsageScan {
-    /// Whether `data` has a `"usage"` key followed by an object (not null). A raw `"usage"` is
-    /// always a key: inside strings its quotes would be escaped. A Horspool search: it looks at
-    /// the byte where the key's closing quote would be and skips ahead by up to seven bytes.
+    /// Whether `data` has a `"usage"` key followed by an object (not null).
     static func mayHaveUsageObject(_ data: UnsafeRawBufferPointer) -> Bool {
-        guard let p = data.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
-        let n = data.count
-        var i = 6  // where the closing quote of a "usage" starting at 0 would be
-        while i < n {
-            switch p[i] {
-            case UInt8(ascii: "\""):
-                if p[i - 6] == UInt8(ascii: "\"") && p[i - 5] == UInt8(ascii: "u") && p[i - 4] == UInt8(ascii: "s")
-                    && p[i - 3] == UInt8(ascii: "a") && p[i - 2] == UInt8(ascii: "g") && p[i - 1] == UInt8(ascii: "e") {
-                    var j = i + 1
-                    while j < n, p[j] == 0x20 || p[j] == 0x09 || p[j] == 0x0A || p[j] == 0x0D || p[j] == UInt8(ascii: ":") { j += 1 }
-                    if j < n && p[j] == UInt8(ascii: "{") { return true }
-                }
-                i += 6
-            case UInt8(ascii: "u"): i += 5
-            case UInt8(ascii: "s"): i += 4
-            case UInt8(ascii: "a"): i += 3
-            case UInt8(ascii: "g"): i += 2
-            case UInt8(ascii: "e"): i += 1
-            default: i += 7
-            }
+        var from = 0
+        while let end = QuotedKeySearch.usage.next(in: data, from: from) {
+            var j = end
+            while j < data.count, data[j] == 0x20 || data[j] == 0x09 || data[j] == 0x0A || data[j] == 0x0D || data[j] == UInt8(ascii: ":") { j += 1 }
+            if j < data.count && data[j] == UInt8(ascii: "{") { return true }
+            from = end - 1  // its closing quote may open the next key
         }
         return false
     }

@@ -238,3 +238,49 @@ public struct JSONScanner {
         }
     }
 }
+
+/// Finds a quoted key such as `"usage"` in raw JSON text without reading every byte: a Horspool
+/// search that looks at the byte where the key's closing quote would be and skips ahead by up to
+/// the key's length, using a table made once per key. A raw (unescaped) quoted name can only be
+/// a key or a string value, never text inside a string, so callers check what follows it.
+struct QuotedKeySearch: Sendable {
+    /// The name with its quotes.
+    let key: [UInt8]
+    /// How far to move on from each byte value seen where the closing quote would be.
+    let shifts: [UInt8]
+
+    init(_ name: StaticString) {
+        var key: [UInt8] = [UInt8(ascii: "\"")]
+        key.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        key.append(UInt8(ascii: "\""))
+        var shifts = [UInt8](repeating: UInt8(key.count), count: 256)
+        for (i, b) in key.dropLast().enumerated() { shifts[Int(b)] = UInt8(key.count - 1 - i) }
+        self.key = key
+        self.shifts = shifts
+    }
+
+    static let usage = QuotedKeySearch("usage")
+    static let index = QuotedKeySearch("index")
+
+    /// Just past the first occurrence of the quoted key that starts at or after `from`, or nil.
+    func next(in text: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard let p = text.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        return key.withUnsafeBufferPointer { k in
+            shifts.withUnsafeBufferPointer { shift in
+                let m = k.count
+                let n = text.count
+                var i = from + m - 1
+                while i < n {
+                    let c = p[i]
+                    if c == UInt8(ascii: "\"") {
+                        var j = 1
+                        while j < m && p[i - j] == k[m - 1 - j] { j += 1 }
+                        if j == m { return i + 1 }
+                    }
+                    i += Int(shift[Int(c)])
+                }
+                return nil
+            }
+        }
+    }
+}

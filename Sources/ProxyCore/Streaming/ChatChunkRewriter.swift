@@ -64,34 +64,17 @@ public struct ChatChunkRewriter: Sendable {
     /// Whether every `"index"` key in `data` holds the index of a choice already seen. A raw
     /// `"index"` cannot occur inside a JSON string (its quotes would be escaped), so this finds
     /// keys only; tool-call indexes can only cause a false "no", which falls back to a full scan.
-    /// A Horspool search: it looks at the byte where a key's closing quote would be and skips
-    /// ahead by up to seven bytes.
     static func onlyKnownIndexes(_ data: UnsafeRawBufferPointer, known: ChoiceStates) -> Bool {
-        guard let p = data.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return true }
         let n = data.count
-        var i = 6  // where the closing quote of an "index" starting at 0 would be
-        while i + 1 < n {  // a key with nothing after it says nothing
-            switch p[i] {
-            case UInt8(ascii: "\""):
-                if p[i - 6] == UInt8(ascii: "\"") && p[i - 5] == UInt8(ascii: "i") && p[i - 4] == UInt8(ascii: "n")
-                    && p[i - 3] == UInt8(ascii: "d") && p[i - 2] == UInt8(ascii: "e") && p[i - 1] == UInt8(ascii: "x") {
-                    var j = i + 1
-                    while j < n, p[j] == 0x20 || p[j] == 0x09 || p[j] == 0x0A || p[j] == 0x0D || p[j] == UInt8(ascii: ":") { j += 1 }
-                    var value = 0
-                    var digits = 0
-                    while j < n, p[j] >= 0x30, p[j] <= 0x39, digits < 9 { value = value * 10 + Int(p[j] - 0x30); j += 1; digits += 1 }
-                    guard digits > 0, known.contains(value) else { return false }
-                    i = j + 6
-                } else {
-                    i += 6
-                }
-            case UInt8(ascii: "i"): i += 5
-            case UInt8(ascii: "n"): i += 4
-            case UInt8(ascii: "d"): i += 3
-            case UInt8(ascii: "e"): i += 2
-            case UInt8(ascii: "x"): i += 1
-            default: i += 7
-            }
+        var from = 0
+        while let end = QuotedKeySearch.index.next(in: data, from: from), end < n {  // a key with nothing after it says nothing
+            var j = end
+            while j < n, data[j] == 0x20 || data[j] == 0x09 || data[j] == 0x0A || data[j] == 0x0D || data[j] == UInt8(ascii: ":") { j += 1 }
+            var value = 0
+            var digits = 0
+            while j < n, data[j] >= 0x30, data[j] <= 0x39, digits < 9 { value = value * 10 + Int(data[j] - 0x30); j += 1; digits += 1 }
+            guard digits > 0, known.contains(value) else { return false }
+            from = j
         }
         return true
     }
