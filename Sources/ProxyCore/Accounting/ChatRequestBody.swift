@@ -27,7 +27,7 @@ public struct ChatRequestBody: Sendable {
         } else {
             model = nil
         }
-        stream = top.members[1].map { m in bytes.withUnsafeBytes { JSONScanner.name(UnsafeRawBufferPointer(rebasing: $0[m.range]), is: "true") } } ?? false
+        stream = top.members[1].map { m in bytes.withUnsafeBytes { JSONScanner.text(UnsafeRawBufferPointer(rebasing: $0[m.range]), is: "true") } } ?? false
         if let o = top.members[2], let v = try? JSONValue.parse(Array(bytes[o.range])) {
             includeUsage = v["include_usage"]?.boolValue
         } else {

@@ -23,7 +23,7 @@ public struct Usage: Sendable, Equatable {
         if found == nil {
             do {
                 try JSONScanner.forEachMember(body) { name, value in
-                    if JSONScanner.name(name, is: "usage") { found = value; return false }
+                    if JSONScanner.text(name, is: "usage") { found = value; return false }
                     return true
                 }
             } catch { return nil }
@@ -33,11 +33,11 @@ public struct Usage: Sendable, Equatable {
         var usage = Usage()
         do {
             try JSONScanner.forEachMember(object) { name, value in
-                if JSONScanner.name(name, is: "prompt_tokens") {
+                if JSONScanner.text(name, is: "prompt_tokens") {
                     usage.promptTokens = count(object, value)
-                } else if JSONScanner.name(name, is: "completion_tokens") {
+                } else if JSONScanner.text(name, is: "completion_tokens") {
                     usage.completionTokens = count(object, value)
-                } else if JSONScanner.name(name, is: "cost") {
+                } else if JSONScanner.text(name, is: "cost") {
                     usage.reportedCost = number(object, value)
                 }
                 return true
@@ -76,9 +76,7 @@ public struct Usage: Sendable, Equatable {
         guard j >= 0, b[j] == UInt8(ascii: ":") else { return nil }
         j -= 1
         while j >= 0 && isSpace(b[j]) { j -= 1 }
-        guard j >= 7, b[j] == UInt8(ascii: "\""), b[j - 1] == UInt8(ascii: "e"), b[j - 2] == UInt8(ascii: "g"),
-              b[j - 3] == UInt8(ascii: "a"), b[j - 4] == UInt8(ascii: "s"), b[j - 5] == UInt8(ascii: "u"),
-              b[j - 6] == UInt8(ascii: "\"") else { return nil }
+        guard j >= 7, JSONScanner.text(UnsafeRawBufferPointer(rebasing: b[(j - 6)...j]), is: #""usage""#) else { return nil }
         j -= 7
         while j >= 0 && isSpace(b[j]) { j -= 1 }
         guard j >= 0, b[j] == UInt8(ascii: ",") || b[j] == UInt8(ascii: "{") else { return nil }
@@ -142,8 +140,7 @@ enum UsageScan {
     static func mayHaveUsageObject(_ data: UnsafeRawBufferPointer) -> Bool {
         var from = 0
         while let end = QuotedKeySearch.usage.next(in: data, from: from) {
-            var j = end
-            while j < data.count, data[j] == 0x20 || data[j] == 0x09 || data[j] == 0x0A || data[j] == 0x0D || data[j] == UInt8(ascii: ":") { j += 1 }
+            let j = QuotedKeySearch.valueStart(in: data, after: end)
             if j < data.count && data[j] == UInt8(ascii: "{") { return true }
             from = end - 1  // its closing quote may open the next key
         }

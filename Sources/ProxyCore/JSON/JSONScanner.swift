@@ -17,6 +17,16 @@ public struct JSONScanner {
         let names: [[UInt8]]
         public init(_ names: [String]) { self.names = names.map { Array($0.utf8) } }
         public var count: Int { names.count }
+
+        /// Which of the names `name` is, if any.
+        func index(of name: UnsafeRawBufferPointer) -> Int? {
+            for (k, candidate) in names.enumerated() where candidate.count == name.count {
+                var j = 0
+                while j < name.count && name[j] == candidate[j] { j += 1 }
+                if j == name.count { return k }
+            }
+            return nil
+        }
     }
 
     /// The top-level object's members named in `keys` (by position in `keys`), where its closing
@@ -29,47 +39,25 @@ public struct JSONScanner {
 
     /// Scans one JSON object, validating all of it, and reports its shape.
     public static func topLevelObject(_ bytes: UnsafeRawBufferPointer, keys: Keys) throws(JSONParseError) -> TopLevel {
-        var closingBrace = 0
-        var memberCount = 0
         var s = JSONScanner(bytes: bytes)
-        s.skipWhitespace()
-        guard s.i < bytes.count, bytes[s.i] == UInt8(ascii: "{") else { throw s.fail("expected a JSON object") }
         var found = [Member?](repeating: nil, count: keys.count)
-        s.i += 1
-        s.skipWhitespace()
-        if s.peek == UInt8(ascii: "}") {
-            closingBrace = s.i
-            s.i += 1
-        } else {
-            while true {
-                memberCount += 1
-                s.skipWhitespace()
-                guard s.peek == UInt8(ascii: "\"") else { throw s.fail("expected a member name") }
-                let keyStart = s.i + 1
-                let keyHasEscape = try s.skipString()
-                let keyEnd = s.i - 1
-                s.skipWhitespace()
-                guard s.peek == UInt8(ascii: ":") else { throw s.fail("expected ':'") }
-                s.i += 1
-                s.skipWhitespace()
-                let valueStart = s.i
-                let valueIsString = s.peek == UInt8(ascii: "\"")
-                var valueHasEscape = false
-                if valueIsString { valueHasEscape = try s.skipString() } else { try s.skipValue(depth: 1) }
-                if !keyHasEscape, let k = s.keyIndex(keyStart, keyEnd, keys) {
-                    var plain: String? = nil
-                    if valueIsString && !valueHasEscape {
-                        plain = String(validating: UnsafeRawBufferPointer(rebasing: bytes[(valueStart + 1)..<(s.i - 1)]), as: UTF8.self)
-                    }
-                    found[k] = Member(range: valueStart..<s.i, plainString: plain, isString: valueIsString)
+        var memberCount = 0
+        try s.members { (s: inout JSONScanner, name: UnsafeRawBufferPointer, nameHasEscape: Bool) throws(JSONParseError) in
+            memberCount += 1
+            let valueStart = s.i
+            let valueIsString = s.peek == UInt8(ascii: "\"")
+            var valueHasEscape = false
+            if valueIsString { valueHasEscape = try s.skipString() } else { try s.skipValue(depth: 1) }
+            if !nameHasEscape, let k = keys.index(of: name) {
+                var plain: String? = nil
+                if valueIsString && !valueHasEscape {
+                    plain = String(validating: UnsafeRawBufferPointer(rebasing: bytes[(valueStart + 1)..<(s.i - 1)]), as: UTF8.self)
                 }
-                s.skipWhitespace()
-                guard s.i < bytes.count else { throw s.fail("unexpected end of JSON") }
-                if bytes[s.i] == UInt8(ascii: ",") { s.i += 1; continue }
-                if bytes[s.i] == UInt8(ascii: "}") { closingBrace = s.i; s.i += 1; break }
-                throw s.fail("expected ',' or '}'")
+                found[k] = Member(range: valueStart..<s.i, plainString: plain, isString: valueIsString)
             }
+            return true
         }
+        let closingBrace = s.i - 1
         s.skipWhitespace()
         guard s.i == bytes.count else { throw s.fail("unexpected data after the JSON value") }
         return TopLevel(members: found, closingBrace: closingBrace, isEmpty: memberCount == 0)
@@ -81,50 +69,48 @@ public struct JSONScanner {
     public static func forEachMember(_ bytes: UnsafeRawBufferPointer,
                                      _ visit: (_ name: UnsafeRawBufferPointer, _ value: Range<Int>) -> Bool) throws(JSONParseError) {
         var s = JSONScanner(bytes: bytes)
-        s.skipWhitespace()
-        guard s.peek == UInt8(ascii: "{") else { throw s.fail("expected a JSON object") }
-        s.i += 1
-        s.skipWhitespace()
-        if s.peek == UInt8(ascii: "}") { return }
-        while true {
-            s.skipWhitespace()
-            guard s.peek == UInt8(ascii: "\"") else { throw s.fail("expected a member name") }
-            let nameStart = s.i + 1
-            _ = try s.skipString()
-            let name = UnsafeRawBufferPointer(rebasing: bytes[nameStart..<(s.i - 1)])
-            s.skipWhitespace()
-            guard s.peek == UInt8(ascii: ":") else { throw s.fail("expected ':'") }
-            s.i += 1
-            s.skipWhitespace()
+        try s.members { (s: inout JSONScanner, name: UnsafeRawBufferPointer, _: Bool) throws(JSONParseError) in
             let valueStart = s.i
             try s.skipValue(depth: 1)
-            if !visit(name, valueStart..<s.i) { return }
-            s.skipWhitespace()
-            guard let b = s.peek else { throw s.fail("unexpected end of JSON") }
-            if b == UInt8(ascii: ",") { s.i += 1; continue }
-            if b == UInt8(ascii: "}") { return }
-            throw s.fail("expected ',' or '}'")
+            return visit(name, valueStart..<s.i)
         }
     }
 
-    /// Whether a raw member name is exactly `name` (no escapes).
-    public static func name(_ raw: UnsafeRawBufferPointer, is name: StaticString) -> Bool {
-        let n = name.utf8CodeUnitCount
+    /// Walks an object at the cursor. `member` gets the cursor on each value with the member's
+    /// raw name and whether that name has escapes; it must move the cursor past the value, and
+    /// returning false stops the walk there. After a whole walk the cursor is past the `}`.
+    mutating func members(_ member: (inout JSONScanner, UnsafeRawBufferPointer, Bool) throws(JSONParseError) -> Bool) throws(JSONParseError) {
+        skipWhitespace()
+        guard peek == UInt8(ascii: "{") else { throw fail("expected a JSON object") }
+        i += 1
+        skipWhitespace()
+        if peek == UInt8(ascii: "}") { i += 1; return }
+        while true {
+            skipWhitespace()
+            guard peek == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+            let start = i + 1
+            let escaped = try skipString()
+            let name = UnsafeRawBufferPointer(rebasing: bytes[start..<(i - 1)])
+            skipWhitespace()
+            guard peek == UInt8(ascii: ":") else { throw fail("expected ':'") }
+            i += 1
+            skipWhitespace()
+            guard try member(&self, name, escaped) else { return }
+            skipWhitespace()
+            guard let n = peek else { throw fail("unexpected end of JSON") }
+            if n == UInt8(ascii: ",") { i += 1; continue }
+            if n == UInt8(ascii: "}") { i += 1; return }
+            throw fail("expected ',' or '}'")
+        }
+    }
+
+    /// Whether raw bytes (a member name, a literal value) are exactly `text`.
+    public static func text(_ raw: UnsafeRawBufferPointer, is text: StaticString) -> Bool {
+        let n = text.utf8CodeUnitCount
         guard raw.count == n else { return false }
-        let p = name.utf8Start
+        let p = text.utf8Start
         for k in 0..<n where raw[k] != p[k] { return false }
         return true
-    }
-
-    /// Which of `keys` the name in `bytes[start..<end]` is, if any.
-    func keyIndex(_ start: Int, _ end: Int, _ keys: Keys) -> Int? {
-        let length = end - start
-        for (k, name) in keys.names.enumerated() where name.count == length {
-            var j = 0
-            while j < length && bytes[start + j] == name[j] { j += 1 }
-            if j == length { return k }
-        }
-        return nil
     }
 
     let bytes: UnsafeRawBufferPointer
@@ -261,6 +247,15 @@ struct QuotedKeySearch: Sendable {
 
     static let usage = QuotedKeySearch("usage")
     static let index = QuotedKeySearch("index")
+
+    /// Where the value after a key found at `end` starts: past whitespace and the colon.
+    static func valueStart(in text: UnsafeRawBufferPointer, after end: Int) -> Int {
+        var j = end
+        while j < text.count, text[j] == 0x20 || text[j] == 0x09 || text[j] == 0x0A || text[j] == 0x0D || text[j] == UInt8(ascii: ":") {
+            j += 1
+        }
+        return j
+    }
 
     /// Just past the first occurrence of the quoted key that starts at or after `from`, or nil.
     func next(in text: UnsafeRawBufferPointer, from: Int) -> Int? {

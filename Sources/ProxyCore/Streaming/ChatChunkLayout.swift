@@ -213,12 +213,7 @@ extension JSONScanner {
 
     /// Classifies a member name by its length, then its bytes: no allocation, no table walk.
     static func key(_ name: UnsafeRawBufferPointer) -> Key {
-        func equals(_ literal: StaticString) -> Bool {
-            guard literal.utf8CodeUnitCount == name.count else { return false }
-            let p = literal.utf8Start
-            for i in 0..<name.count where name[i] != p[i] { return false }
-            return true
-        }
+        func equals(_ literal: StaticString) -> Bool { JSONScanner.text(name, is: literal) }
         switch name.count {
         case 2: return equals("id") ? .id : .other
         case 5:
@@ -242,28 +237,9 @@ extension JSONScanner {
 
     /// Walks an object at the cursor, calling `member` with the cursor on each value.
     mutating func object(_ member: (inout JSONScanner, Key) throws(JSONParseError) -> Void) throws(JSONParseError) {
-        skipWhitespace()
-        guard peek == UInt8(ascii: "{") else { throw fail("expected an object") }
-        i += 1
-        skipWhitespace()
-        if peek == UInt8(ascii: "}") { i += 1; return }
-        while true {
-            skipWhitespace()
-            guard peek == UInt8(ascii: "\"") else { throw fail("expected a member name") }
-            let start = i + 1
-            let escaped = try skipString()
-            let name = UnsafeRawBufferPointer(rebasing: bytes[start..<(i - 1)])
-            let key = escaped ? Key.other : JSONScanner.key(name)
-            skipWhitespace()
-            guard peek == UInt8(ascii: ":") else { throw fail("expected ':'") }
-            i += 1
-            skipWhitespace()
-            try member(&self, key)
-            skipWhitespace()
-            guard let n = peek else { throw fail("unexpected end of JSON") }
-            if n == UInt8(ascii: ",") { i += 1; continue }
-            if n == UInt8(ascii: "}") { i += 1; return }
-            throw fail("expected ',' or '}'")
+        try members { (s: inout JSONScanner, name: UnsafeRawBufferPointer, escaped: Bool) throws(JSONParseError) in
+            try member(&s, escaped ? Key.other : JSONScanner.key(name))
+            return true
         }
     }
 

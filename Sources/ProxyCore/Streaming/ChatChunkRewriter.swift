@@ -68,8 +68,7 @@ public struct ChatChunkRewriter: Sendable {
         let n = data.count
         var from = 0
         while let end = QuotedKeySearch.index.next(in: data, from: from), end < n {  // a key with nothing after it says nothing
-            var j = end
-            while j < n, data[j] == 0x20 || data[j] == 0x09 || data[j] == 0x0A || data[j] == 0x0D || data[j] == UInt8(ascii: ":") { j += 1 }
+            var j = QuotedKeySearch.valueStart(in: data, after: end)
             var value = 0
             var digits = 0
             while j < n, data[j] >= 0x30, data[j] <= 0x39, digits < 9 { value = value * 10 + Int(data[j] - 0x30); j += 1; digits += 1 }
@@ -208,15 +207,7 @@ public struct ChatChunkRewriter: Sendable {
 
     /// Appends `data` with `edits` applied.
     func spliceEdits(_ data: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        if edits.count == 1 {
-            // The common case: one edit, spliced without building a list.
-            let (range, bytes) = edits[0]
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[..<range.lowerBound]))
-            out.append(contentsOf: editBytes[bytes])
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[range.upperBound...]))
-            return
-        }
-        ByteSplice.append(data, edits: edits.map { ($0.0, editBytes[$0.1]) }, into: &out)
+        ByteSplice.append(data, edits: edits, replacements: editBytes, into: &out)
     }
 
     enum ChoiceEdit {

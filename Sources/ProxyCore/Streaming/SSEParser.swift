@@ -60,11 +60,8 @@ public struct SSEParser: Sendable {
                                  raw: UnsafeRawBufferPointer(rebasing: bytes[i..<end])))
                 i = end
             }
-            if i == bytes.count { return }
-            if i > 0 {
-                feedLines(UnsafeRawBufferPointer(rebasing: bytes[i...]), onEvent: onEvent, onOther: onOther)
-                return
-            }
+            if i < bytes.count { feedLines(UnsafeRawBufferPointer(rebasing: bytes[i...]), onEvent: onEvent, onOther: onOther) }
+            return
         }
         feedLines(bytes, onEvent: onEvent, onOther: onOther)
     }
@@ -209,15 +206,7 @@ public struct SSEParser: Sendable {
 
     /// Whether a field name is `expected` (compared byte by byte, no generic sequence walk).
     static func field(_ name: ArraySlice<UInt8>, is expected: StaticString) -> Bool {
-        let n = expected.utf8CodeUnitCount
-        guard name.count == n else { return false }
-        let p = expected.utf8Start
-        var k = 0
-        for b in name {
-            if b != p[k] { return false }
-            k += 1
-        }
-        return true
+        name.withUnsafeBytes { JSONScanner.text($0, is: expected) }
     }
 
     /// Feeds bytes; calls `emit` for each completed item (the convenient, allocating interface).

@@ -59,9 +59,7 @@ public struct ThinkSplitter: Sendable {
             // The usual start, an opening tag whole in this piece (after optional whitespace),
             // decided at once instead of byte by byte.
             if pending.isEmpty, let (tag, end) = leadingOpenTag(text) {
-                state = .reasoning
-                closers = assumeOpen ? closeTags : [closeTags[tag]]
-                droppingWhitespace = true
+                enterBlock(openedBy: tag)
                 if end != text.endIndex { feed(text[end...], into: &out) }
                 return
             }
@@ -79,6 +77,13 @@ public struct ThinkSplitter: Sendable {
             state = .content
             out.content.append(contentsOf: text[first...])
         }
+    }
+
+    /// The opening tag `openTags[tag]` was read: reasoning follows, its leading whitespace dropped.
+    mutating func enterBlock(openedBy tag: Int) {
+        state = .reasoning
+        closers = assumeOpen ? closeTags : [closeTags[tag]]
+        droppingWhitespace = true
     }
 
     /// Which opening tag `text` starts with after its leading whitespace, and where it ends.
@@ -103,9 +108,7 @@ public struct ThinkSplitter: Sendable {
         if trimmed.isEmpty { return }
         if let i = openTags.firstIndex(where: { $0.elementsEqual(trimmed) }) {
             pending.removeAll()
-            state = .reasoning
-            closers = assumeOpen ? closeTags : [closeTags[i]]
-            droppingWhitespace = true
+            enterBlock(openedBy: i)
             return
         }
         if openTags.contains(where: { $0.starts(with: trimmed) }) { return }
