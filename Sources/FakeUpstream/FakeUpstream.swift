@@ -109,7 +109,7 @@ public final class FakeUpstream: @unchecked Sendable {
         }
         recorded.withLock { $0.append(Recorded(method: r.method, target: r.target, headers: r.headers, body: r.body,
                                                 connectionID: exchange.connectionID)) }
-        exchange.onClientGone = { [me = UncheckedFake(self)] in me.value.gone.withLock { $0 += 1 } }
+        exchange.callbacks.gone = { [me = UncheckedFake(self)] in me.value.gone.withLock { $0 += 1 } }
         var scripted = r.headers
         for (name, value) in standingScript.withLock({ $0 }) { scripted.set(name, value) }
         let script = Script(scripted)
@@ -240,7 +240,7 @@ public final class FakeUpstream: @unchecked Sendable {
             }
             if sent >= total && !exchange.isEnded { exchange.finishStream(); done() }
         }
-        exchange.onDrained = pump
+        exchange.callbacks.drained = pump
         pump()
     }
 }

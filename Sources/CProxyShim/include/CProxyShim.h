@@ -45,7 +45,8 @@ struct evhttp_connection;
 struct evbuffer;
 /// Whether evhttp chose chunked framing for the reply started on `req`.
 int cproxy_evhttp_reply_is_chunked(struct evhttp_request *req);
-/// evhttp_send_reply_chunk_with_cb for bytes that already carry their chunk framing.
+/// evhttp_send_reply_chunk_with_cb for bytes that already carry their chunk framing (or that
+/// need none: the reply is not chunked).
 void cproxy_evhttp_send_framed_chunk(struct evhttp_request *req, struct evbuffer *framed,
                                      void (*cb)(struct evhttp_connection *, void *), void *arg);
 

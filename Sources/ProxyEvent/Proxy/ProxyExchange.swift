@@ -39,7 +39,6 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
         self.client = client
         self.plan = plan
         requestID = decision.requestID
-        attempt = plan.attempts[0]
         started = monotonicNow()
         record = ExchangeRecord(requestID: decision.requestID, method: client.request.method, route: decision.route)
         record.model = plan.model
@@ -55,9 +54,7 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
 
     func clientDrained() { transfer?.resume() }
 
-    /// The attempt under way, kept as a stored copy: reading a field of it then copies nothing
-    /// else (an array element read through a computed property is copied whole every time).
-    private var attempt: UpstreamAttempt
+    private var attempt: UpstreamAttempt { plan.attempts[attemptIndex] }
 
     private func startAttempt() {
         let a = attempt
@@ -291,7 +288,6 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
                                            ("result", .string(outcomes.last?.outcome.summary ?? "")), ("next", .string(plan.attempts[attemptIndex + 1].label))])
             record.failovers += 1
             attemptIndex += 1
-            attempt = plan.attempts[attemptIndex]
             startAttempt()
             return
         }

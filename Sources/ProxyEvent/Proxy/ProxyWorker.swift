@@ -89,12 +89,6 @@ struct RequestIDGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         z ^= z >> 31
         // 16 lower-case hex digits, written in place.
-        return String(unsafeUninitializedCapacity: 16) { buffer in
-            for k in 0..<16 {
-                let nibble = UInt8(truncatingIfNeeded: z >> UInt64(60 - 4 * k)) & 0x0F
-                buffer[k] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
-            }
-            return 16
-        }
+        return String(unsafeUninitializedCapacity: 16) { writeHex(z, minimumWidth: 16, into: $0) }
     }
 }

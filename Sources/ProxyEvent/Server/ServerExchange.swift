@@ -13,7 +13,7 @@ public protocol ServerExchangeObserver: AnyObject {
 
 /// One client request and its reply, on the server's loop. The reply is whole (`respond`) or
 /// streamed (`startStream`, `send`, then `finishStream` or `abortStream`). A client that goes
-/// away is reported once through `onClientGone` (or the observer); after that every call is a no-op.
+/// away is reported once to the observer; after that every call is a no-op.
 public final class ServerExchange {
     public let request: IncomingRequest
     private unowned let server: HTTPServer
@@ -28,12 +28,24 @@ public final class ServerExchange {
     /// client that left.
     private var freeingConnection = false
 
-    /// Called once when the client disconnects before the reply ended.
-    public var onClientGone: (() -> Void)?
-    /// Called when the client has taken every byte sent so far.
-    public var onDrained: (() -> Void)?
-    /// The same two events, for an owner that is an object (no closures to allocate).
+    /// Told when the client leaves or has taken every byte sent; dropped once the reply ends.
     public var observer: ServerExchangeObserver?
+
+    /// An observer made of closures, for owners that keep no object of their own.
+    public final class Callbacks: ServerExchangeObserver {
+        public var gone: (() -> Void)?
+        public var drained: (() -> Void)?
+        public func clientGone() { gone?() }
+        public func clientDrained() { drained?() }
+    }
+
+    /// The closure observer, installed on first use.
+    public var callbacks: Callbacks {
+        if let c = observer as? Callbacks { return c }
+        let c = Callbacks()
+        observer = c
+        return c
+    }
     /// Body bytes handed to the client connection so far.
     public private(set) var bytesSent = 0
     /// Whether the reply has ended (completed, aborted, or the client left); nothing more can be sent.
@@ -111,34 +123,21 @@ public final class ServerExchange {
         guard state == .streaming, bytes.count > 0 else { return }
         let buffer = server.scratch
         bytesSent += bytes.count
-        let context = Unmanaged.passUnretained(self).toOpaque()
+        // In chunked framing proxyd writes the framing itself (the size in hex, CRLF, the bytes,
+        // CRLF) rather than have evhttp format it with a printf per chunk.
         if chunked {
-            // The chunk's framing written here: the size in hex, CRLF, the bytes, CRLF.
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 18) { head in
-                var digits = 0
-                var n = bytes.count
-                repeat { digits += 1; n >>= 4 } while n > 0
-                n = bytes.count
-                for k in stride(from: digits - 1, through: 0, by: -1) {
-                    let nibble = UInt8(n & 0xF)
-                    head[k] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
-                    n >>= 4
-                }
+                let digits = writeHex(UInt64(bytes.count), into: head)
                 head[digits] = 0x0D
                 head[digits + 1] = 0x0A
                 evbuffer_add(buffer, head.baseAddress, digits + 2)
             }
-            evbuffer_add(buffer, bytes.baseAddress, bytes.count)
-            evbuffer_add(buffer, "\r\n", 2)
-            cproxy_evhttp_send_framed_chunk(req, buffer, { _, arg in
-                Unmanaged<ServerExchange>.fromOpaque(arg!).takeUnretainedValue().drained()
-            }, context)
-        } else {
-            evbuffer_add(buffer, bytes.baseAddress, bytes.count)
-            evhttp_send_reply_chunk_with_cb(req, buffer, { _, arg in
-                Unmanaged<ServerExchange>.fromOpaque(arg!).takeUnretainedValue().drained()
-            }, context)
         }
+        evbuffer_add(buffer, bytes.baseAddress, bytes.count)
+        if chunked { evbuffer_add(buffer, "\r\n", 2) }
+        cproxy_evhttp_send_framed_chunk(req, buffer, { _, arg in
+            Unmanaged<ServerExchange>.fromOpaque(arg!).takeUnretainedValue().drained()
+        }, Unmanaged.passUnretained(self).toOpaque())
         evbuffer_drain(buffer, evbuffer_get_length(buffer))  // evhttp moved the bytes; this is a no-op unless it did not
     }
 
@@ -175,7 +174,6 @@ public final class ServerExchange {
         }
         let observer = self.observer
         self.observer = nil
-        onClientGone?()
         observer?.clientGone()
     }
 
@@ -183,14 +181,11 @@ public final class ServerExchange {
     func detach() {
         if state == .flushing { evhttp_request_set_on_complete_cb(req, nil, nil) }
         finishUp()
-        onClientGone = nil
-        onDrained = nil
         observer = nil
     }
 
     private func drained() {
         if state == .aborting { closeConnection(); return }
-        onDrained?()
         observer?.clientDrained()
     }
 
@@ -282,12 +277,9 @@ public final class ServerExchange {
             freeingConnection = true
             evhttp_connection_free(evcon)
         }
-        let callback = onClientGone
         let observer = self.observer
-        onClientGone = nil
         self.observer = nil
         server.ended(self)
-        callback?()
         observer?.clientGone()
     }
 }

@@ -1,0 +1,20 @@
+/// Writes `value` in lower-case hex at the start of `buffer` (room for 16 digits), with at
+/// least `minimumWidth` digits (zeros in front), and returns how many it wrote.
+func writeHex(_ value: UInt64, minimumWidth: Int = 1, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+    var digits = 1
+    var rest: UInt64 = value >> 4
+    while rest != 0 {
+        digits += 1
+        rest >>= 4
+    }
+    digits = max(digits, minimumWidth)
+    var v: UInt64 = value
+    var k: Int = digits - 1
+    while k >= 0 {
+        let nibble = UInt8(truncatingIfNeeded: v & 0xF)
+        buffer[k] = nibble < 10 ? 0x30 &+ nibble : 0x57 &+ nibble
+        v >>= 4
+        k -= 1
+    }
+    return digits
+}
