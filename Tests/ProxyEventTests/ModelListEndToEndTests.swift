@@ -51,11 +51,17 @@ struct ModelListEndToEndTests {
         #expect(legacy.status == 200 && body.contains("listed-c"))
     }
 
-    @Test("a model from the list is routed by its handle and costs its entry's prices")
-    func routedAndPriced() throws {
+    /// proxyd with the model list serving `priced` (prompt 0.5 per 1K tokens), once it has loaded.
+    func harnessServingPriced() throws -> Harness {
         let h = try Harness(config: Self.config)
         h.fake.setModelList(status: 200, body: Self.list(["priced"], price: 0.5))
         #expect(waitUntil(10) { (try? models(h))?.contains("priced") == true })
+        return h
+    }
+
+    @Test("a model from the list is routed by its handle and costs its entry's prices")
+    func routedAndPriced() throws {
+        let h = try harnessServingPriced()
         let (head, body) = try httpRequest(port: h.port, "POST", "/v1/chat/completions", body: #"{"model":"priced","messages":[]}"#)
         #expect(head.status == 200)
         let usage = try JSONValue.parse(body)["usage"]
@@ -68,9 +74,7 @@ struct ModelListEndToEndTests {
 
     @Test("a streamed request gets usage counted without the client seeing the usage chunk")
     func hiddenUsage() throws {
-        let h = try Harness(config: Self.config)
-        h.fake.setModelList(status: 200, body: Self.list(["priced"], price: 0.5))
-        #expect(waitUntil(10) { (try? models(h))?.contains("priced") == true })
+        let h = try harnessServingPriced()
         let (_, body) = try httpRequest(port: h.port, "POST", "/v1/chat/completions", body: #"{"model":"priced","stream":true}"#)
         #expect(!body.contains("prompt_tokens") && body.hasSuffix("data: [DONE]\n\n"))
         let sent = try JSONValue.parse(try #require(h.fake.requests.last?.body))
