@@ -79,10 +79,15 @@ public final class EventLoop: @unchecked Sendable {
 public final class LoopTimer {
     private var event: OpaquePointer?
     private let action: () -> Void
+    /// Kept so that the loop's `event_base` outlives this timer's event: an owner that holds
+    /// the loop and a timer may release the loop first, and freeing an event on a freed base
+    /// locks freed memory (a hang seen at teardown).
+    private let loop: EventLoop
 
     /// Creates a stopped timer that calls `action` on `loop`'s thread.
     public init(loop: EventLoop, repeating: Bool = false, _ action: @escaping () -> Void) {
         self.action = action
+        self.loop = loop
         event = event_new(loop.base, -1, Int16(repeating ? EV_PERSIST : 0), { _, _, arg in
             Unmanaged<LoopTimer>.fromOpaque(arg!).takeUnretainedValue().fire()
         }, Unmanaged.passUnretained(self).toOpaque())
@@ -110,9 +115,12 @@ public final class LoopTimer {
 public final class SignalWatcher {
     private var event: OpaquePointer?
     private let action: () -> Void
+    /// Kept so that the loop's `event_base` outlives this watcher's event (see `LoopTimer`).
+    private let loop: EventLoop
 
     public init(loop: EventLoop, signal: Int32, _ action: @escaping () -> Void) {
         self.action = action
+        self.loop = loop
         event = event_new(loop.base, signal, Int16(EV_SIGNAL | EV_PERSIST), { _, _, arg in
             Unmanaged<SignalWatcher>.fromOpaque(arg!).takeUnretainedValue().action()
         }, Unmanaged.passUnretained(self).toOpaque())

@@ -52,7 +52,6 @@ public final class UpstreamClient {
         for h in idleHandles { curl_easy_cleanup(h) }
         for u in parsedURLs.values { curl_url_cleanup(u) }
         curl_multi_cleanup(multi)
-        watches.removeAll()
     }
 
     /// A parsed form of `url` to hand libcurl (CURLOPT_CURLU), or nil to set it as text.
@@ -109,7 +108,13 @@ public final class UpstreamClient {
         /// libcurl has let go of it; it stays registered until it becomes readable or is closed.
         var parked = false
 
-        init(base: OpaquePointer) { event = event_new(base, -1, 0, nil, nil) }
+        /// Kept so that the loop's `event_base` outlives this event (see `LoopTimer`).
+        private let loop: EventLoop
+
+        init(loop: EventLoop) {
+            self.loop = loop
+            event = event_new(loop.base, -1, 0, nil, nil)
+        }
 
         func unregister() {
             if flags != 0 { event_del(event) }
@@ -129,7 +134,7 @@ public final class UpstreamClient {
         let i = Int(fd)
         if i >= watches.count { watches.append(contentsOf: repeatElement(nil, count: i + 1 - watches.count)) }
         if let w = watches[i] { return w }
-        let w = SocketWatch(base: loop.base)
+        let w = SocketWatch(loop: loop)
         watches[i] = w
         return w
     }
