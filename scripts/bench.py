@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""proxyd's benchmark: one run measures the fake upstream directly, proxyd, and nginx as a plain
+"""proxyd's benchmark: one run measures the fake upstream directly, proxyd, the stack floor (the
+plainest proxy on proxyd's evhttp and libcurl, Benchmarks/stack-floor.c) and nginx as a plain
 reverse proxy (keep-alive upstream pool, buffering off) under the same wrk load, and prints a
 table: requests/s, p50/p99 latency, proxy CPU time per request, peak RSS.
 
@@ -114,6 +115,15 @@ def main():
         # The same proxyd with reasoning processing off, for the split-vs-off comparison.
         proxyd_off, oport = start_proxyd("proxyd-off", "off")
 
+        # The stack floor runs one loop, like proxyd with workers=1; it is left out with more workers.
+        floor = None
+        if args.workers == 1:
+            lport = free_port()
+            floor = subprocess.Popen([os.path.join(REL, "stack-floor"), "--listen", f"127.0.0.1:{lport}",
+                                      "--upstream", f"http://127.0.0.1:{fport}"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(floor); wait_port(lport)
+
         nport = free_port()
         nconf = os.path.join(tmp, "nginx.conf")
         with open(nconf, "w") as f:
@@ -151,6 +161,8 @@ http {{
             ("proxyd (think off)", f"http://127.0.0.1:{oport}/v1/chat/completions", [proxyd_off.pid]),
             ("nginx", f"http://127.0.0.1:{nport}/v1/chat/completions", nginx_pids),
         ]
+        if floor:
+            targets.insert(3, ("stack floor (C)", f"http://127.0.0.1:{lport}/v1/chat/completions", [floor.pid]))
         # Interleave targets within each round so that noise on this shared machine hits all of
         # them alike; report each measure's median over the rounds.
         # The order rotates from round to round, so that no target always runs right after the
@@ -197,6 +209,10 @@ http {{
             if p["cpu_us"] and n["cpu_us"]:
                 line += f", CPU per request = {p['cpu_us'] / n['cpu_us']:.2f}x"
             print(line)
+            f = next((r for r in rows if r["kind"] == kind and r["target"] == "stack floor (C)"), None)
+            if f and f["cpu_us"] and n["cpu_us"] and p["cpu_us"]:
+                print(f"{kind}: stack floor/nginx requests/s = {f['rps'] / n['rps']:.2f}, CPU per request = {f['cpu_us'] / n['cpu_us']:.2f}x; "
+                      f"proxyd/stack floor CPU per request = {p['cpu_us'] / f['cpu_us']:.2f}x")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(rows, f, indent=1)

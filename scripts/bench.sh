@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# The project benchmark: release build, then fake upstream vs proxyd vs nginx under wrk.
+# The project benchmark: release build, then fake upstream vs proxyd vs the stack floor vs nginx under wrk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || need+=(nginx-light)
+command -v gcc >/dev/null || need+=(gcc)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 swift build -c release --product proxyd >&2
 swift build -c release --product fake-upstream >&2
+# The stack floor: the plainest proxy on evhttp and libcurl, in C (Benchmarks/stack-floor.c).
+gcc -O2 -o .build/release/stack-floor Benchmarks/stack-floor.c $(pkg-config --cflags --libs libevent libcurl) >&2
 exec python3 scripts/bench.py "$@"
