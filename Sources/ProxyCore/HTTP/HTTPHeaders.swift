@@ -1,20 +1,35 @@
 /// An ordered list of HTTP header fields. Names compare case-insensitively; order and
 /// repeated fields are kept as they came.
 public struct HTTPHeaders: Sendable, Equatable, Sequence {
-    public private(set) var fields: [(name: String, value: String)]
+    /// One header field. A struct rather than a tuple: arrays of tuples are copied and destroyed
+    /// through the runtime's generic tuple code, which costs several times more per field.
+    public struct Field: Sendable, Equatable {
+        public var name: String
+        public var value: String
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public private(set) var fields: [Field]
 
     public init() { fields = [] }
 
     public init(_ fields: [(String, String)]) {
-        self.fields = fields.map { (name: $0.0, value: $0.1) }
+        self.fields = fields.map { Field(name: $0.0, value: $0.1) }
     }
 
-    public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
-        lhs.fields.count == rhs.fields.count
-            && zip(lhs.fields, rhs.fields).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+    /// Iterates the fields as `(name, value)` pairs, in order.
+    public struct Iterator: IteratorProtocol {
+        var base: IndexingIterator<[Field]>
+        public mutating func next() -> (name: String, value: String)? {
+            guard let f = base.next() else { return nil }
+            return (f.name, f.value)
+        }
     }
 
-    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
+    public func makeIterator() -> Iterator { Iterator(base: fields.makeIterator()) }
 
     public var count: Int { fields.count }
 
@@ -35,16 +50,22 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
     public mutating func reserveCapacity(_ count: Int) { fields.reserveCapacity(count) }
 
     /// Appends a field, keeping any earlier field of the same name.
-    public mutating func add(_ name: String, _ value: String) { fields.append((name: name, value: value)) }
+    public mutating func add(_ name: String, _ value: String) { fields.append(Field(name: name, value: value)) }
 
     /// Replaces every field named `name` with one field holding `value`.
     public mutating func set(_ name: String, _ value: String) {
+        // Already so (one such field, with this value): leave the list, and its storage, alone.
+        if let i = fields.firstIndex(where: { HTTPHeaders.namesEqual($0.name, name) }), fields[i].value == value,
+           !fields[(i + 1)...].contains(where: { HTTPHeaders.namesEqual($0.name, name) }) {
+            return
+        }
         remove(name)
-        fields.append((name: name, value: value))
+        fields.append(Field(name: name, value: value))
     }
 
     /// Removes every field named `name`.
     public mutating func remove(_ name: String) {
+        guard fields.contains(where: { HTTPHeaders.namesEqual($0.name, name) }) else { return }
         fields.removeAll { HTTPHeaders.namesEqual($0.name, name) }
     }
 
