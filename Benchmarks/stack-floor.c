@@ -224,7 +224,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
         }
         evbuffer_remove(input, t->body, length);
         curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)length);
-        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body);
+        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body ? t->body : ""); /* an empty POST is still a POST */
     }
     /* Every request header goes up but the ones that describe this hop, which libcurl writes. */
     struct evkeyval *field;
