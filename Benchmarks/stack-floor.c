@@ -154,6 +154,15 @@ static size_t body_bytes(char *bytes, size_t size, size_t count, void *arg) {
     return length;
 }
 
+/* The transfer's handle and buffers wait for the next request. */
+static void give_back(struct transfer *t) {
+    curl_slist_free_all(t->headers);
+    t->headers = NULL;
+    t->req = NULL;
+    t->next_idle = idle;
+    idle = t;
+}
+
 static void finish(struct transfer *t, CURLcode result) {
     if (result != CURLE_OK && !t->started) {
         evhttp_send_error(t->req, 502, NULL);
@@ -165,11 +174,7 @@ static void finish(struct transfer *t, CURLcode result) {
         start_head(t);
         evhttp_send_reply(t->req, (int)status, NULL, t->out);
     }
-    curl_slist_free_all(t->headers);
-    t->headers = NULL;
-    t->req = NULL;
-    t->next_idle = idle;
-    idle = t;
+    give_back(t);
 }
 
 static struct transfer *take_transfer(void) {
@@ -206,8 +211,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
     size_t uri_length = strlen(uri);
     if (upstream_length + uri_length >= sizeof url) {
         evhttp_send_error(req, 414, NULL);
-        t->next_idle = idle;
-        idle = t;
+        give_back(t);
         return;
     }
     memcpy(url, upstream, upstream_length);

@@ -54,9 +54,12 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
 
     /// Replaces every field named `name` with one field holding `value`.
     public mutating func set(_ name: String, _ value: String) {
+        guard let i = fields.firstIndex(where: { HTTPHeaders.namesEqual($0.name, name) }) else {
+            fields.append(Field(name: name, value: value))
+            return
+        }
         // Already so (one such field, with this value): leave the list, and its storage, alone.
-        if let i = fields.firstIndex(where: { HTTPHeaders.namesEqual($0.name, name) }), fields[i].value == value,
-           !fields[(i + 1)...].contains(where: { HTTPHeaders.namesEqual($0.name, name) }) {
+        if fields[i].value == value, !fields[(i + 1)...].contains(where: { HTTPHeaders.namesEqual($0.name, name) }) {
             return
         }
         remove(name)

@@ -172,6 +172,11 @@ public final class ServerExchange {
         case .streaming, .aborting:
             closeConnection()
         }
+        reportGone()
+    }
+
+    /// Tells the observer, once, that the client is gone, and drops it.
+    private func reportGone() {
         let observer = self.observer
         self.observer = nil
         observer?.clientGone()
@@ -277,9 +282,7 @@ public final class ServerExchange {
             freeingConnection = true
             evhttp_connection_free(evcon)
         }
-        let observer = self.observer
-        self.observer = nil
         server.ended(self)
-        observer?.clientGone()
+        reportGone()
     }
 }
