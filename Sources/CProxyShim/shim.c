@@ -1,8 +1,5 @@
+#define _GNU_SOURCE
 #include "CProxyShim.h"
-#include <event2/event.h>
-#include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/http_struct.h>
 
 CURLcode cproxy_easy_setopt_long(CURL *easy, CURLoption option, long value) {
     return curl_easy_setopt(easy, option, value);
@@ -43,15 +40,6 @@ CURLcode cproxy_easy_setopt_closesocket_cb(CURL *easy, curl_closesocket_callback
     return curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, cb);
 }
 
-int cproxy_evhttp_reply_is_chunked(struct evhttp_request *req) {
-    return req->chunked ? 1 : 0;
-}
-
-void cproxy_evhttp_send_framed_chunk(struct evhttp_request *req, struct evbuffer *framed,
-                                     void (*cb)(struct evhttp_connection *, void *), void *arg) {
-    // With the flag off, evhttp adds no framing of its own; it is restored for the final chunk.
-    unsigned chunked = req->chunked;
-    req->chunked = 0;
-    evhttp_send_reply_chunk_with_cb(req, framed, cb, arg);
-    req->chunked = chunked;
+int cproxy_accept_nonblocking(int listener) {
+    return accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }

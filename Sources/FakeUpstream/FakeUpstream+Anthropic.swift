@@ -28,13 +28,13 @@ extension FakeUpstream {
                 blocks.append(.object([("type", .string("tool_use")), ("id", .string("toolu_fake1")), ("name", .string(tool)),
                                        ("input", (try? JSONValue.parse(toolInput)) ?? .object([]))]))
             }
+            done()
             exchange.respond(.json(200, .object([
                 ("id", .string(id)), ("type", .string("message")), ("role", .string("assistant")), ("model", .string(model)),
                 ("content", .array(blocks)), ("stop_reason", .string(tool == nil ? "end_turn" : "tool_use")), ("stop_sequence", .null),
                 ("usage", .object([("input_tokens", .int(inputTokens)), ("output_tokens", .int(outputTokens)),
                                    ("cache_read_input_tokens", .int(3))])),
             ])))
-            done()
             return
         }
         var events: [[UInt8]] = [

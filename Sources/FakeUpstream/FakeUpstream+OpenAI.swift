@@ -17,6 +17,7 @@ extension FakeUpstream {
                                       ("total_tokens", .int(promptTokens + completionTokens))])
         let id = "chatcmpl-fake"
         guard stream else {
+            done()
             exchange.respond(.json(200, .object([
                 ("id", .string(id)), ("object", .string("chat.completion")), ("created", .int(1_700_000_000)),
                 ("model", .string(model)),
@@ -27,7 +28,6 @@ extension FakeUpstream {
                 ])])),
                 ("usage", usage),
             ])))
-            done()
             return
         }
         func chunk(_ delta: JSONValue, finish: JSONValue = .null) -> [UInt8] {

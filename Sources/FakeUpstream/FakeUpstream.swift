@@ -41,6 +41,7 @@ public final class FakeUpstream: @unchecked Sendable {
     private var server: HTTPServer!
     private var thread: Thread?
     public private(set) var port = 0
+    private var listener: Int32 = -1
     /// Models listed by `GET …/models`.
     public let models: [String]
 
@@ -51,6 +52,7 @@ public final class FakeUpstream: @unchecked Sendable {
     /// Starts serving on `host:port` (port 0 picks one) on a thread of its own.
     public func start(host: String = "127.0.0.1", port: Int = 0) throws(ListeningSocket.Failure) {
         let socket = try ListeningSocket.bind(host: host, port: port)
+        listener = socket.fd
         self.port = socket.port
         let ready = Mutex(false)
         let me = UncheckedFake(self)
@@ -78,6 +80,8 @@ public final class FakeUpstream: @unchecked Sendable {
         }
         thread?.join()
         thread = nil
+        if listener >= 0 { close(listener) }
+        listener = -1
     }
 
     /// Every request received so far.
@@ -154,10 +158,10 @@ public final class FakeUpstream: @unchecked Sendable {
         let r = exchange.request
         let path = r.path
         if let status = script.status, !r.path.hasSuffix("/model-list.json") {
+            done()
             exchange.respond(.json(status, .object([("error", .object([
                 ("message", .string("fake upstream answered \(status)")), ("type", .string("fake_error")), ("code", .string(String(status))),
             ]))])))
-            done()
             return
         }
         if path.hasSuffix("/chat/completions") && r.method == "POST" {
@@ -165,28 +169,28 @@ public final class FakeUpstream: @unchecked Sendable {
         } else if path.hasSuffix("/v1/messages") && r.method == "POST" {
             anthropicMessages(exchange, script: script)
         } else if path.hasSuffix("/models") && r.method == "GET" {
+            done()
             exchange.respond(.json(200, .object([("object", .string("list")), ("data", .array(models.map {
                 .object([("id", .string($0)), ("object", .string("model")), ("created", .int(1_700_000_000)), ("owned_by", .string("fake"))])
             }))])))
-            done()
         } else if path == "/model-list.json" {
             let (status, body) = modelList.withLock { $0 }
             var h = HTTPHeaders()
             h.add("Content-Type", "application/json")
-            exchange.respond(status: status, headers: h, body: Array(body.utf8))
             done()
+            exchange.respond(status: status, headers: h, body: Array(body.utf8))
         } else if path == "/bulk" {
             bulk(exchange, total: Int(r.query.flatMap { q in q.split(separator: "&").first { $0.hasPrefix("bytes=") }?.dropFirst(6) }.flatMap { Int($0) } ?? 1 << 20))
         } else {
             var h = HTTPHeaders()
             h.add("Content-Type", "application/json")
             h.add("X-Fake-Echo", "1")
+            done()
             exchange.respond(status: 200, headers: h, body: JSONValue.object([
                 ("method", .string(r.method)), ("target", .string(r.target)),
                 ("headers", .array(r.headers.map { .array([.string($0.name), .string($0.value)]) })),
                 ("body_bytes", .int(r.body.count)), ("body_fnv1a", .string(FakeUpstream.fnv1a(r.body))),
             ]).encoded())
-            done()
         }
     }
 
@@ -209,13 +213,13 @@ public final class FakeUpstream: @unchecked Sendable {
         func next() {
             guard !exchange.isEnded else { done(); return }
             if let b = breakAfter, index >= b {
-                exchange.abortStream()
                 done()
+                exchange.abortStream()
                 return
             }
             if index >= events.count {
-                exchange.finishStream()
                 done()
+                exchange.finishStream()
                 return
             }
             exchange.send(events[index])
@@ -238,7 +242,7 @@ public final class FakeUpstream: @unchecked Sendable {
                 block.withUnsafeBytes { exchange.send(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                 sent += n
             }
-            if sent >= total && !exchange.isEnded { exchange.finishStream(); done() }
+            if sent >= total && !exchange.isEnded { done(); exchange.finishStream() }
         }
         exchange.callbacks.drained = pump
         pump()

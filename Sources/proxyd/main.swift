@@ -56,6 +56,11 @@ case .serve(let path, let overrides):
     case .success(let c): configuration = c
     }
     let logger = Logger(level: configuration.logLevel, accessLog: configuration.accessLog)
+    // libevent's own messages become JSON lines like every other.
+    EventLoop.routeLibraryMessages { severity, message in
+        let level: LogLevel = severity >= 3 ? .error : severity == 2 ? .warn : severity == 1 ? .info : .debug
+        logger.log(level, "libevent", [("message", .string(message))])
+    }
     let server = ProxyServer(configuration: configuration, logger: logger)
     do { try server.start() } catch {
         logger.error("cannot listen", [("error", .string(error.description))])

@@ -37,17 +37,9 @@ CURLMcode cproxy_multi_setopt_socket_cb(CURLM *multi, cproxy_socket_cb cb);
 /// curl_multi_setopt for CURLMOPT_TIMERFUNCTION.
 CURLMcode cproxy_multi_setopt_timer_cb(CURLM *multi, cproxy_timer_cb cb);
 
-// evhttp frames each chunk of a chunked reply with evbuffer_add_printf ("%x\r\n"), which costs
-// a glibc vsnprintf per chunk. proxyd frames chunks itself; these two calls read the reply's
-// chunked flag and send an already framed chunk (evhttp's request struct is only visible in C).
-struct evhttp_request;
-struct evhttp_connection;
-struct evbuffer;
-/// Whether evhttp chose chunked framing for the reply started on `req`.
-int cproxy_evhttp_reply_is_chunked(struct evhttp_request *req);
-/// evhttp_send_reply_chunk_with_cb for bytes that already carry their chunk framing (or that
-/// need none: the reply is not chunked).
-void cproxy_evhttp_send_framed_chunk(struct evhttp_request *req, struct evbuffer *framed,
-                                     void (*cb)(struct evhttp_connection *, void *), void *arg);
+
+/// accept4(2) with SOCK_NONBLOCK and SOCK_CLOEXEC (a GNU extension glibc declares only under
+/// _GNU_SOURCE): a new non-blocking, close-on-exec descriptor for the next connection, or -1.
+int cproxy_accept_nonblocking(int listener);
 
 #endif

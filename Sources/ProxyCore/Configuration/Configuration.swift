@@ -9,6 +9,10 @@ public struct ServerSettings: Sendable, Equatable {
     public var idleTimeoutSeconds: Double = 75
     public var shutdownGraceSeconds: Double = 30
     public var streamIdleTimeoutSeconds: Double = 300
+    /// From a request's first byte to the end of its head (then 408).
+    public var headerTimeoutSeconds: Double = 10
+    /// The longest pause between a request's body bytes (then 408).
+    public var bodyTimeoutSeconds: Double = 30
 
     public init() {}
 }

@@ -126,7 +126,8 @@ struct Reader {
         var server = ServerSettings()
         let s = object(member(top, "server"), "server", allowed: ["listen", "workers", "maxBodyBytes", "maxHeaderBytes",
                                                                    "idleTimeoutSeconds", "shutdownGraceSeconds",
-                                                                   "streamIdleTimeoutSeconds"])
+                                                                   "streamIdleTimeoutSeconds", "headerTimeoutSeconds",
+                                                                   "bodyTimeoutSeconds"])
         if let l = string(member(s, "listen"), "server.listen"), let (h, p) = listen(l, "server.listen") {
             server.listenHost = h; server.listenPort = p
         }
@@ -136,6 +137,8 @@ struct Reader {
         if let t = seconds(member(s, "idleTimeoutSeconds"), "server.idleTimeoutSeconds") { server.idleTimeoutSeconds = t }
         if let t = seconds(member(s, "shutdownGraceSeconds"), "server.shutdownGraceSeconds") { server.shutdownGraceSeconds = t }
         if let t = seconds(member(s, "streamIdleTimeoutSeconds"), "server.streamIdleTimeoutSeconds") { server.streamIdleTimeoutSeconds = t }
+        if let t = seconds(member(s, "headerTimeoutSeconds"), "server.headerTimeoutSeconds") { server.headerTimeoutSeconds = t }
+        if let t = seconds(member(s, "bodyTimeoutSeconds"), "server.bodyTimeoutSeconds") { server.bodyTimeoutSeconds = t }
         if let l = environment["PROXYD_LISTEN"], !l.isEmpty, let (h, p) = listen(l, "PROXYD_LISTEN") {
             server.listenHost = h; server.listenPort = p
         }

@@ -40,6 +40,19 @@ public final class EventLoop: @unchecked Sendable {
         event_base_free(base)
     }
 
+    /// Sends libevent's own messages (warnings it would print on stderr) to `handler` instead,
+    /// with libevent's severity (0 debug, 1 message, 2 warning, 3 error). Process-wide.
+    public static func routeLibraryMessages(_ handler: @escaping @Sendable (Int32, String) -> Void) {
+        libraryMessageHandler.withLock { $0 = handler }
+        event_set_log_callback { severity, message in
+            guard let message else { return }
+            let text = String(cString: message)
+            EventLoop.libraryMessageHandler.withLock { $0 }?(severity, text)
+        }
+    }
+
+    private static let libraryMessageHandler = Mutex<(@Sendable (Int32, String) -> Void)?>(nil)
+
     /// Runs the loop on the calling thread until `stop()` or until nothing is registered.
     public func run() {
         event_base_dispatch(base)

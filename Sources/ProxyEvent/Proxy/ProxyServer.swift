@@ -14,6 +14,9 @@ public final class ProxyServer: @unchecked Sendable {
     private let workersReady = Mutex<Int>(0)
     /// The port bound (after binding port 0, the one chosen).
     public private(set) var port = 0
+    private var listener: ListeningSocket?
+    /// Loops that still accept from the listening socket; the last to stop closes it.
+    private let accepting = Mutex(0)
 
     public init(configuration: Configuration, logger: Logger) {
         self.logger = logger
@@ -64,13 +67,13 @@ public final class ProxyServer: @unchecked Sendable {
         let s = initialServerSettings
         var count = s.workers
         if count <= 0 { count = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
-        let first = try ListeningSocket.bind(host: s.listenHost, port: s.listenPort)
-        port = first.port
-        var sockets = [first]
-        for _ in 1..<count { sockets.append(try ListeningSocket.bind(host: s.listenHost, port: first.port)) }
+        // One socket, shared by every loop: no other process can bind the port while it is open.
+        let socket = try ListeningSocket.bind(host: s.listenHost, port: s.listenPort)
+        listener = socket
+        port = socket.port
         let started = Mutex<[ProxyWorker?]>(Array(repeating: nil, count: count))
         let box = UncheckedBox(self)
-        for (i, socket) in sockets.enumerated() {
+        for i in 0..<count {
             threads.append(WorkerThread.start {
                 let loop = EventLoop()
                 let worker = ProxyWorker(loop: loop, socket: socket, shared: box.value, index: i)
@@ -80,6 +83,7 @@ public final class ProxyServer: @unchecked Sendable {
                 _ = w
             })
         }
+        accepting.withLock { $0 = count }
         // Wait until every loop has its server (bounded: a thread that fails to start traps).
         while started.withLock({ $0.contains { $0 == nil } }) { usleep(1000) }
         workers = started.withLock { $0.map { $0! } }
@@ -105,6 +109,7 @@ public final class ProxyServer: @unchecked Sendable {
                 let worker = w.value
                 if worker === server.value.workers.first { server.value.loader?.stop() }
                 worker.server.stopAccepting()
+                server.value.stoppedAccepting()
                 let finish = {
                     worker.loop.stop()
                 }
@@ -126,6 +131,19 @@ public final class ProxyServer: @unchecked Sendable {
         for t in threads { t.join() }
         threads.removeAll()
         return cut.withLock { $0 }
+    }
+
+    /// One loop no longer accepts; once none does, the listening socket is closed, so new
+    /// connections are refused by the kernel instead of waiting in its queue.
+    private func stoppedAccepting() {
+        let last = accepting.withLock { n in
+            n -= 1
+            return n == 0
+        }
+        if last, let listener {
+            close(listener.fd)
+            self.listener = nil
+        }
     }
 
     /// Gathers every loop's metrics into one exposition, answering on `origin`'s loop.

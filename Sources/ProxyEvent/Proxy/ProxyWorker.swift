@@ -29,8 +29,25 @@ final class ProxyWorker {
         upstream = UpstreamClient(loop: loop)
         idGenerator = RequestIDGenerator(seed: UInt64(index))
         let limits = ServerLimits(maxBodyBytes: settings.maxBodyBytes, maxHeaderBytes: settings.maxHeaderBytes,
-                                  idleTimeoutSeconds: settings.idleTimeoutSeconds)
+                                  idleTimeoutSeconds: settings.idleTimeoutSeconds,
+                                  headerTimeoutSeconds: settings.headerTimeoutSeconds,
+                                  bodyTimeoutSeconds: settings.bodyTimeoutSeconds)
         server = HTTPServer(loop: loop, socket: socket, limits: limits) { [unowned self] exchange in handle(exchange) }
+        server.refusal = { [unowned self] error, head in refused(error, head: head) }
+        let logger = self.logger
+        server.warning = { message, fields in logger.warn(message, fields) }
+    }
+
+    /// The answer to a request the server could not read, logged as an access line of its own.
+    private func refused(_ error: HTTPRequestError, head: HTTPRequestHead?) -> LocalResponse {
+        let requestID = idGenerator.next()
+        var response = LocalResponse.error(error.proxyError)
+        response.headers.set("x-request-id", requestID)
+        var record = ExchangeRecord(requestID: requestID, method: head?.method ?? "", route: "refused")
+        record.status = error.status
+        metrics.inFlight += 1
+        finish(record)
+        return response
     }
 
     private func handle(_ exchange: ServerExchange) {

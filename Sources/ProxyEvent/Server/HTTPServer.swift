@@ -1,156 +1,181 @@
 import CLibevent
+import CProxyShim
 import Glibc
 import ProxyCore
 
-/// The request limits an `HTTPServer` enforces.
+/// The request limits and deadlines an `HTTPServer` enforces.
 public struct ServerLimits: Sendable {
     public var maxBodyBytes: Int
     public var maxHeaderBytes: Int
+    /// How long a connection may wait with no request under way.
     public var idleTimeoutSeconds: Double
+    /// From a request's first byte to the end of its head.
+    public var headerTimeoutSeconds: Double
+    /// The longest pause between a request's body bytes.
+    public var bodyTimeoutSeconds: Double
 
-    public init(maxBodyBytes: Int, maxHeaderBytes: Int, idleTimeoutSeconds: Double) {
+    public init(maxBodyBytes: Int, maxHeaderBytes: Int, idleTimeoutSeconds: Double,
+                headerTimeoutSeconds: Double = 10, bodyTimeoutSeconds: Double = 30) {
         self.maxBodyBytes = maxBodyBytes
         self.maxHeaderBytes = maxHeaderBytes
         self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.headerTimeoutSeconds = headerTimeoutSeconds
+        self.bodyTimeoutSeconds = bodyTimeoutSeconds
+    }
+
+    var parser: HTTPRequestParser.Limits {
+        HTTPRequestParser.Limits(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes)
     }
 }
 
-/// An HTTP/1.1 server on one loop (evhttp), serving one listening socket. Requests are handed
-/// to `handler` as `ServerExchange`s, which answer whole or streamed.
+/// An HTTP/1.1 server on one loop: accepts from a listening socket (which several servers, one
+/// per loop, may share), reads requests with ProxyCore's parser and hands each to `handler` as a
+/// `ServerExchange`, which answers whole or streamed.
 public final class HTTPServer {
     let loop: EventLoop
-    /// Reused to hand reply bytes to evhttp, which moves them out on every call.
-    let scratch: OpaquePointer = evbuffer_new()
-    let http: OpaquePointer
-    private var bound: OpaquePointer?
     let limits: ServerLimits
     let handler: (ServerExchange) -> Void
-    /// Exchanges whose reply has not ended; they are kept alive here.
-    private var live: [ObjectIdentifier: ServerExchange] = [:]
-    /// Called whenever the last live exchange ends.
-    public var onIdle: (() -> Void)?
-    /// Exchanges accepted since the last disconnect-watch tick.
-    private var unwatched: [ServerExchange] = []
-    private var watchTimer: LoopTimer?
-    /// How long an exchange may run before its client's socket is watched for a disconnect.
-    static let disconnectWatchDelay = 0.02
+    private let listener: Int32
+    private var acceptEvent: OpaquePointer?
+    private var acceptPause: OpaquePointer?
+    private var connections: [ObjectIdentifier: ClientConnection] = [:]
+    private var exchanges = 0
+    private var lastAcceptWarning = -1.0
+    /// Set by `stopAccepting`: answers close their connections, idle connections are closed.
+    private(set) var draining = false
 
-    /// Serves `socket` (taking ownership of its descriptor) on `loop`.
+    /// One read buffer for every connection of the loop (reads are never nested).
+    let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+    /// Reused to build response heads.
+    var headScratch: [UInt8] = []
+    private var cachedDate: (second: Int, text: String) = (-1, "")
+
+    /// Called whenever the last exchange in flight ends.
+    public var onIdle: (() -> Void)?
+    /// Makes the answer to a request that could not be read (the error, and the head when it
+    /// was read); by default the error in the OpenAI shape.
+    public var refusal: (HTTPRequestError, HTTPRequestHead?) -> LocalResponse = { error, _ in .error(error.proxyError) }
+    /// Told of trouble the server works around (accepting paused for lack of descriptors).
+    public var warning: ((String, [(String, JSONValue)]) -> Void)?
+
+    /// How long accepting pauses when the process is out of descriptors.
+    static let acceptPauseSeconds = 0.1
+
+    /// Serves `socket` on `loop`. The socket stays open until its owner closes it.
     public init(loop: EventLoop, socket: ListeningSocket, limits: ServerLimits, handler: @escaping (ServerExchange) -> Void) {
         self.loop = loop
         self.limits = limits
         self.handler = handler
-        http = evhttp_new(loop.base)
-        evhttp_set_default_content_type(http, nil)
-        // Read and discard the rest of an oversized body before closing, so the client gets its 413.
-        evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE)
-        let all = EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue | EVHTTP_REQ_PUT.rawValue
-            | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue | EVHTTP_REQ_TRACE.rawValue
-            | EVHTTP_REQ_CONNECT.rawValue | EVHTTP_REQ_PATCH.rawValue
-        // libevent 2.1 parses no extension methods; it marks them with its internal "unknown"
-        // bit (1 << 15). Letting them through gives ProxyCore the answer (405) instead of
-        // evhttp's HTML 501.
-        evhttp_set_allowed_methods(http, UInt16(all) | HTTPServer.unknownMethodBit)
-        evhttp_set_max_body_size(http, Int(limits.maxBodyBytes))
-        // evhttp answers 413 itself past its own header limit; ours (431) applies below that.
-        evhttp_set_max_headers_size(http, Int(limits.maxHeaderBytes * 2 + 4096))
-        var tv = timeval(tv_sec: Int(limits.idleTimeoutSeconds), tv_usec: 0)
-        evhttp_set_timeout_tv(http, &tv)
-        evhttp_set_gencb(http, { req, arg in
-            Unmanaged<HTTPServer>.fromOpaque(arg!).takeUnretainedValue().accept(req!)
-        }, Unmanaged.passUnretained(self).toOpaque())
-        bound = evhttp_accept_socket_with_handle(http, socket.fd)
+        listener = socket.fd
+        headScratch.reserveCapacity(1024)
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        acceptEvent = event_new(loop.base, listener, Int16(EV_READ | EV_PERSIST), { _, _, arg in
+            Unmanaged<HTTPServer>.fromOpaque(arg!).takeUnretainedValue().acceptReady()
+        }, me)
+        acceptPause = event_new(loop.base, -1, 0, { _, _, arg in
+            Unmanaged<HTTPServer>.fromOpaque(arg!).takeUnretainedValue().resumeAccepting()
+        }, me)
+        event_add(acceptEvent, nil)
     }
 
     deinit {
-        evbuffer_free(scratch)
-        // evhttp_free closes every connection, firing their callbacks: detach the exchanges
-        // first so none of them reports back to a server that is going away.
-        for exchange in live.values { exchange.detach() }
-        evhttp_free(http)
+        for connection in connections.values {
+            connection.exchange?.detach()
+            connection.closeSilently()
+        }
+        if let acceptEvent { event_del(acceptEvent); event_free(acceptEvent) }
+        if let acceptPause { event_del(acceptPause); event_free(acceptPause) }
+        readBuffer.deallocate()
     }
 
     /// The number of requests being answered.
-    public var inFlight: Int { live.count }
+    public var inFlight: Int { exchanges }
 
-    /// Closes the listening socket; requests in flight go on.
+    /// Stops accepting (the listening socket stays open for its owner to close); requests in
+    /// flight go on, their connections close after their answers, idle connections close now.
     public func stopAccepting() {
-        if let bound { evhttp_del_accept_socket(http, bound) }
-        bound = nil
+        draining = true
+        if let acceptEvent { event_del(acceptEvent); event_free(acceptEvent) }
+        acceptEvent = nil
+        if let acceptPause { event_del(acceptPause) }
+        for connection in Array(connections.values) where !connection.isBusy { connection.close() }
     }
 
     /// Cuts every exchange still in flight (end of the shutdown grace period).
     public func cutAll() {
-        for exchange in Array(live.values) { exchange.cut() }
+        for connection in Array(connections.values) { connection.exchange?.cut() }
     }
 
-    func ended(_ exchange: ServerExchange) {
-        live[ObjectIdentifier(exchange)] = nil
-        if live.isEmpty { onIdle?() }
-    }
+    // MARK: accepting
 
-    private func accept(_ req: OpaquePointer) {
-        let method = HTTPServer.methodName(evhttp_request_get_command(req))
-        let target = String(cString: evhttp_request_get_uri(req))
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(12)  // room for a typical request's fields without regrowing
-        var headerBytes = method.utf8.count + target.utf8.count + 12
-        if let list = evhttp_request_get_input_headers(req) {
-            var entry = list.pointee.tqh_first
-            while let e = entry {
-                let name = String(cString: e.pointee.key)
-                let value = String(cString: e.pointee.value)
-                headerBytes += name.utf8.count + value.utf8.count + 4
-                headers.add(name, value)
-                entry = e.pointee.next.tqe_next
-            }
-        }
-        var body: [UInt8] = []
-        if let input = evhttp_request_get_input_buffer(req) {
-            let n = evbuffer_get_length(input)
-            if n > 0 {
-                body = [UInt8](unsafeUninitializedCapacity: n) { buf, count in
-                    count = Int(evbuffer_remove(input, buf.baseAddress, n))
+    private func acceptReady() {
+        // A bounded batch per wake-up, so one loop does not take every waiting connection.
+        for _ in 0..<64 {
+            let fd = cproxy_accept_nonblocking(listener)
+            if fd < 0 {
+                switch errno {
+                case EAGAIN, EWOULDBLOCK: return
+                case EINTR, ECONNABORTED, EPROTO: continue
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                    pauseAccepting(reason: String(cString: strerror(errno)))
+                    return
+                default:
+                    return
                 }
             }
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            let connection = ClientConnection(server: self, fd: fd)
+            connections[ObjectIdentifier(connection)] = connection
+            connection.start()
         }
-        let request = IncomingRequest(method: method, target: target, headers: headers, body: body)
-        let exchange = ServerExchange(server: self, req: req, request: request)
-        live[ObjectIdentifier(exchange)] = exchange
-        unwatched.append(exchange)
-        if unwatched.count == 1 {
-            let timer = watchTimer ?? LoopTimer(loop: loop) { [unowned self] in watchTick() }
-            watchTimer = timer
-            timer.schedule(after: HTTPServer.disconnectWatchDelay)
-        }
-        if headerBytes > limits.maxHeaderBytes {
-            exchange.respond(.error(.headersTooLarge(limit: limits.maxHeaderBytes)))
-            return
-        }
-        handler(exchange)
     }
 
-    private func watchTick() {
-        let batch = unwatched
-        unwatched.removeAll(keepingCapacity: true)
-        for exchange in batch where !exchange.isEnded { exchange.watchForDisconnect() }
+    /// Out of descriptors: stop accepting for a moment (the pending connections wait in the
+    /// kernel's queue) and say so, at most once a second.
+    private func pauseAccepting(reason: String) {
+        guard let acceptEvent else { return }
+        event_del(acceptEvent)
+        var tv = timeval(tv_sec: 0, tv_usec: Int(HTTPServer.acceptPauseSeconds * 1_000_000))
+        event_add(acceptPause, &tv)
+        let now = loop.now
+        if now - lastAcceptWarning >= 1 {
+            lastAcceptWarning = now
+            warning?("accepting paused: out of file descriptors", [("error", .string(reason)),
+                                                                    ("open_connections", .int(connections.count))])
+        }
     }
 
-    /// libevent's internal EVHTTP_REQ_UNKNOWN_.
-    static let unknownMethodBit: UInt16 = 1 << 15
+    private func resumeAccepting() {
+        if let acceptEvent { event_add(acceptEvent, nil) }
+    }
 
-    static func methodName(_ cmd: evhttp_cmd_type) -> String {
-        switch cmd {
-        case EVHTTP_REQ_GET: return "GET"
-        case EVHTTP_REQ_POST: return "POST"
-        case EVHTTP_REQ_HEAD: return "HEAD"
-        case EVHTTP_REQ_PUT: return "PUT"
-        case EVHTTP_REQ_DELETE: return "DELETE"
-        case EVHTTP_REQ_OPTIONS: return "OPTIONS"
-        case EVHTTP_REQ_TRACE: return "TRACE"
-        case EVHTTP_REQ_CONNECT: return "CONNECT"
-        case EVHTTP_REQ_PATCH: return "PATCH"
-        default: return IncomingRequest.unrecognizedMethod
-        }
+    // MARK: bookkeeping
+
+    func connectionClosed(_ connection: ClientConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+    }
+
+    func exchangeStarted() { exchanges += 1 }
+
+    func exchangeEnded() {
+        exchanges -= 1
+        if exchanges == 0 { onIdle?() }
+    }
+
+    /// The `Date` field's value for now (IMF-fixdate), formatted once a second.
+    func dateHeader() -> String {
+        let now = time(nil)
+        if now == cachedDate.second { return cachedDate.text }
+        var t = now
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let text = "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+        cachedDate = (now, text)
+        return text
     }
 }

@@ -1,3 +1,4 @@
+import CLibevent
 import Glibc
 
 /// A bound, listening TCP socket descriptor.
@@ -11,15 +12,15 @@ public struct ListeningSocket: Sendable {
         public let description: String
     }
 
-    /// Binds `host:port` with `SO_REUSEPORT`, so several loops can each bind the same port and
-    /// the kernel spreads connections between them. Port 0 picks a free port.
+    /// Binds and listens on `host:port` (port 0 picks a free port). The socket is proxyd's alone:
+    /// no `SO_REUSEPORT`, so a port another process listens on is an error here (EADDRINUSE),
+    /// and no other process can join this one. proxyd's own loops share the one descriptor.
     public static func bind(host: String, port: Int) throws(Failure) -> ListeningSocket {
         let isV6 = host.contains(":")
         let fd = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
         var rc: Int32
         if isV6 {
             var addr = sockaddr_in6()
@@ -42,8 +43,9 @@ public struct ListeningSocket: Sendable {
                 Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         }
         guard rc == 0 else {
-            let e = String(cString: strerror(errno)); close(fd)
-            throw Failure(description: "bind \(host):\(port): \(e)")
+            let code = errno
+            let e = String(cString: strerror(code)); close(fd)
+            throw Failure(description: "bind \(host):\(port): \(e)" + (code == EADDRINUSE ? " (another process listens on this port)" : ""))
         }
         guard listen(fd, 1024) == 0 else {
             let e = String(cString: strerror(errno)); close(fd)

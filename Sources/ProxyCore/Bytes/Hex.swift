@@ -1,6 +1,6 @@
 /// Writes `value` in lower-case hex at the start of `buffer` (room for 16 digits), with at
 /// least `minimumWidth` digits (zeros in front), and returns how many it wrote.
-func writeHex(_ value: UInt64, minimumWidth: Int = 1, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+public func writeHex(_ value: UInt64, minimumWidth: Int = 1, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
     var digits = 1
     var rest: UInt64 = value >> 4
     while rest != 0 {
