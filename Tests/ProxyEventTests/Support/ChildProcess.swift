@@ -72,14 +72,26 @@ final class ChildProcess {
     }
 
     /// Starts proxyd with `config` written to a temporary file, and waits for its port.
-    static func proxyd(config: String, environment: [String: String] = [:], extraArguments: [String] = []) throws -> (ChildProcess, Int, String) {
+    /// With `fileLimit`, proxyd runs under that limit on open descriptors (`ulimit -n`).
+    static func proxyd(config: String, environment: [String: String] = [:], extraArguments: [String] = [],
+                       fileLimit: Int? = nil) throws -> (ChildProcess, Int, String) {
         let (fd, path) = makeTemporaryFile("proxyd-config")
         let bytes = Array(config.utf8)
         _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
-        let child = try ChildProcess(executable: buildDirectory + "/proxyd",
-                                     arguments: ["serve", "--config", path, "--listen", "127.0.0.1:0"] + extraArguments,
+        let arguments = ["serve", "--config", path, "--listen", "127.0.0.1:0"] + extraArguments
+        let child: ChildProcess
+        if let fileLimit {
+            // The shell first closes what it inherited from the test runner (sockets of tests
+            // running beside this one), so the limit counts proxyd's own descriptors only.
+            let closeInherited = #"for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && [ -e "$f" ] && eval "exec $n>&-"; done; "#
+            child = try ChildProcess(executable: "/bin/bash",
+                                     arguments: ["-c", closeInherited + "ulimit -n \(fileLimit) && exec \(buildDirectory)/proxyd "
+                                                 + arguments.joined(separator: " ")],
                                      environment: environment)
+        } else {
+            child = try ChildProcess(executable: buildDirectory + "/proxyd", arguments: arguments, environment: environment)
+        }
         var port = 0
         _ = waitUntil(20) {
             let log = child.stderr
