@@ -1,7 +1,7 @@
 import Glibc
 import ProxyCore
 
-// think-bench [FILE.sse] [--rounds N]: runs a recorded chat stream through ChatStreamTransform
+// think-bench [FILE.sse] [--rounds N] | --http N: runs a recorded chat stream through ChatStreamTransform
 // in off, split and strip modes and reports nanoseconds per chunk and MB/s. Not a test: a
 // measurement to compare before and after a change, on the same machine, in one run.
 
@@ -45,6 +45,10 @@ func now() -> Double {
 var args = Array(CommandLine.arguments.dropFirst())
 var rounds = 2000
 if let i = args.firstIndex(of: "--rounds"), i + 1 < args.count, let n = Int(args[i + 1]) { rounds = n; args.removeSubrange(i...(i + 1)) }
+if let i = args.firstIndex(of: "--http"), i + 1 < args.count, let n = Int(args[i + 1]) {
+    runHTTPCodecBench(rounds: n)
+    exit(0)
+}
 let input: [UInt8]
 if let path = args.first {
     guard let bytes = readFile(path) else { print("cannot read \(path)"); exit(1) }

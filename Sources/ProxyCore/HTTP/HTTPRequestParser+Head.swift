@@ -22,12 +22,12 @@ extension HTTPRequestParser {
         var start = lineEnd + 2
         let end = p.count - 2  // the empty line that closes the head
         while start < end {
-            var stop = start
-            while p[stop] != HTTPSyntax.cr { stop += 1 }
+            var stop = HTTPSyntax.firstByteAtMostCR(p, from: start)
+            while p[stop] != HTTPSyntax.cr { stop = HTTPSyntax.firstByteAtMostCR(p, from: stop + 1) }
             let line = UnsafeRawBufferPointer(rebasing: p[start..<stop])
             start = stop + 2
             let field = checkFieldLine(line)
-            if let e = field.error { return .failure(e) }
+            if let e = field.problem.error { return .failure(e) }
             let name = line[..<field.nameEnd]
             let value = UnsafeRawBufferPointer(rebasing: line[field.value])
             let nameString = String(decoding: UnsafeRawBufferPointer(rebasing: name), as: UTF8.self)
@@ -147,49 +147,54 @@ extension HTTPRequestParser {
         return .success((method, String(decoding: targetBytes, as: UTF8.self), version))
     }
 
+    /// What can be wrong with a field line (a plain value, so a checked line costs no copies).
+    enum FieldProblem {
+        case none, empty, obsFold, spaceBeforeColon, noColon, badName, emptyName, badValue
+
+        var error: HTTPRequestError? {
+            switch self {
+            case .none: return nil
+            case .empty: return .bad("empty header line")
+            case .obsFold: return .bad("a header line may not start with whitespace (obsolete line folding)", code: "obs_fold")
+            case .spaceBeforeColon: return .bad("whitespace between a header name and its colon", code: "bad_header_name")
+            case .noColon: return .bad("a header line has no colon", code: "bad_header_name")
+            case .badName: return .bad("a header name holds a byte that is not allowed in a token", code: "bad_header_name")
+            case .emptyName: return .bad("empty header name", code: "bad_header_name")
+            case .badValue: return .bad("a header value holds a control byte", code: "bad_header_value")
+            }
+        }
+    }
+
     /// The checked parts of one field line `name: OWS value OWS`.
     struct FieldLine {
         var nameEnd = 0
         var value: Range<Int> = 0..<0
         var hasHighBytes = false
-        var error: HTTPRequestError?
+        var problem = FieldProblem.none
     }
 
     /// Checks a header or trailer field line and finds its name and value.
     static func checkFieldLine(_ line: UnsafeRawBufferPointer) -> FieldLine {
         var f = FieldLine()
-        guard let first = line.first else { f.error = .bad("empty header line"); return f }
-        if HTTPSyntax.isWhitespace(first) {
-            f.error = .bad("a header line may not start with whitespace (obsolete line folding)", code: "obs_fold")
-            return f
-        }
+        guard let first = line.first else { f.problem = .empty; return f }
+        if HTTPSyntax.isWhitespace(first) { f.problem = .obsFold; return f }
         var k = 0
-        while k < line.count && HTTPSyntax.isToken(line[k]) { k += 1 }
+        while k < line.count && HTTPSyntax.isTokenByte(line[k]) { k += 1 }
         guard k < line.count, line[k] == UInt8(ascii: ":") else {
             if k < line.count && HTTPSyntax.isWhitespace(line[k]) {
-                f.error = .bad("whitespace between a header name and its colon", code: "bad_header_name")
-            } else if k == line.count {
-                f.error = .bad("a header line has no colon", code: "bad_header_name")
+                f.problem = .spaceBeforeColon
             } else {
-                f.error = .bad("a header name holds a byte that is not allowed in a token", code: "bad_header_name")
+                f.problem = k == line.count ? .noColon : .badName
             }
             return f
         }
-        guard k > 0 else { f.error = .bad("empty header name", code: "bad_header_name"); return f }
+        guard k > 0 else { f.problem = .emptyName; return f }
         f.nameEnd = k
         var v = k + 1
         var e = line.count
         while v < e && HTTPSyntax.isWhitespace(line[v]) { v += 1 }
         while e > v && HTTPSyntax.isWhitespace(line[e - 1]) { e -= 1 }
-        var high = false
-        for i in v..<e {
-            let b = line[i]
-            guard HTTPSyntax.isFieldValue(b) else {
-                f.error = .bad("a header value holds a control byte", code: "bad_header_value")
-                return f
-            }
-            if b >= 0x80 { high = true }
-        }
+        guard let high = HTTPSyntax.checkFieldValue(line, v, e) else { f.problem = .badValue; return f }
         f.value = v..<e
         f.hasHighBytes = high
         return f

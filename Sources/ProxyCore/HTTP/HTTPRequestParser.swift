@@ -148,9 +148,8 @@ public struct HTTPRequestParser: Sendable {
                         return (.end, offset + 2)
                     }
                     // Trailer fields are checked like header fields, then dropped.
-                    if let e = HTTPRequestParser.checkFieldLine(UnsafeRawBufferPointer(rebasing: rest[..<end])).error {
-                        return fail(e, offset)
-                    }
+                    let field = HTTPRequestParser.checkFieldLine(UnsafeRawBufferPointer(rebasing: rest[..<end]))
+                    if let e = field.problem.error { return fail(e, offset) }
                     offset += end + 2
                 }
             }
@@ -236,13 +235,15 @@ public struct HTTPRequestParser: Sendable {
         let n = p.count
         let limit = limits.maxHeaderBytes
         var headEnd = -1
-        while i < n {
-            let b = p[i]
-            if b > HTTPSyntax.cr {
-                i += 1
-                if i > limit { return fail(tooLargeHead, skip) }
-                continue
+        // Only bytes up to CR can end or break a line: jump between them a word at a time.
+        while true {
+            i = HTTPSyntax.firstByteAtMostCR(p, from: i)
+            if i >= n {
+                if n > limit { return fail(tooLargeHead, skip) }
+                break
             }
+            if i + 1 > limit { return fail(tooLargeHead, skip) }
+            let b = p[i]
             if b == HTTPSyntax.lf {
                 guard i > lineStart, p[i - 1] == HTTPSyntax.cr else { return fail(HTTPRequestParser.bareLF, skip) }
                 if i - 1 == lineStart {
@@ -254,7 +255,6 @@ public struct HTTPRequestParser: Sendable {
                 return fail(HTTPRequestParser.bareCR, skip)
             }
             i += 1
-            if i > limit { return fail(tooLargeHead, skip) }
         }
         guard headEnd > 0 else {
             scanned = i

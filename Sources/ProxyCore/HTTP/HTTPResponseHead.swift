@@ -66,50 +66,73 @@ public enum HTTPResponseRules {
     /// - Parameter date: the `Date` field's value, written when `headers` have none.
     public static func writeHead(status: Int, headers: HTTPHeaders, framing: HTTPResponseFraming, keepAlive: Bool,
                                  version: HTTPVersion, date: String?, into out: inout [UInt8]) {
-        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        out.reserveCapacity(out.count + 256)
+        append("HTTP/1.1 ", to: &out)
         appendDecimal(status, to: &out)
         out.append(HTTPSyntax.space)
-        out.append(contentsOf: reasonPhrase(status).utf8)
-        out.append(HTTPSyntax.cr)
-        out.append(HTTPSyntax.lf)
+        append(reasonPhrase(status), to: &out)
+        append("\r\n", to: &out)
         var sawDate = false
         for field in headers.fields {
-            var name = field.name
-            var value = field.value
-            let writable = name.withUTF8 { n in value.withUTF8 { v in isSafe(name: n, value: v) } }
-            guard writable else { continue }
-            switch name.utf8.count {
-            case 14 where HTTPHeaders.namesEqual(name, "Content-Length"): continue
-            case 17 where HTTPHeaders.namesEqual(name, "Transfer-Encoding"): continue
-            case 10 where HTTPHeaders.namesEqual(name, "Connection"): continue
-            case 4 where HTTPHeaders.namesEqual(name, "Date"): sawDate = true
-            default: break
+            let written: Bool? = field.name.utf8.withContiguousStorageIfAvailable { n in
+                field.value.utf8.withContiguousStorageIfAvailable { v in
+                    writeField(name: UnsafeRawBufferPointer(n), value: UnsafeRawBufferPointer(v), sawDate: &sawDate, into: &out)
+                }
+            } ?? nil
+            if written == nil {
+                // Not contiguous UTF-8 (a bridged or lazily built string): copy it first.
+                let n = Array(field.name.utf8), v = Array(field.value.utf8)
+                n.withUnsafeBytes { n in v.withUnsafeBytes { v in _ = writeField(name: n, value: v, sawDate: &sawDate, into: &out) } }
             }
-            out.append(contentsOf: name.utf8)
-            out.append(UInt8(ascii: ":"))
-            out.append(HTTPSyntax.space)
-            out.append(contentsOf: value.utf8)
-            out.append(HTTPSyntax.cr)
-            out.append(HTTPSyntax.lf)
         }
-        if !sawDate, let date { appendField("Date", date, to: &out) }
+        if !sawDate, let date {
+            append("Date: ", to: &out)
+            out.append(contentsOf: date.utf8)
+            append("\r\n", to: &out)
+        }
         switch framing {
         case .length(let n):
             appendLength(n, to: &out)
         case .bodyless(let announced):
             if let n = announced { appendLength(n, to: &out) }
         case .chunked:
-            out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
+            append("Transfer-Encoding: chunked\r\n", to: &out)
         case .untilClose:
             break
         }
         if !keepAlive {
-            out.append(contentsOf: "Connection: close\r\n".utf8)
+            append("Connection: close\r\n", to: &out)
         } else if version == .http10 {
-            out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+            append("Connection: keep-alive\r\n", to: &out)
         }
+        append("\r\n", to: &out)
+    }
+
+    /// Writes one field unless it frames the message or could split the response; notes a `Date`.
+    private static func writeField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, sawDate: inout Bool,
+                                   into out: inout [UInt8]) -> Bool {
+        guard !name.isEmpty else { return false }
+        for b in name where !HTTPSyntax.isTokenByte(b) { return false }
+        guard HTTPSyntax.checkFieldValue(value, 0, value.count) != nil else { return false }
+        switch name.count {
+        case 14 where HTTPSyntax.equalsIgnoringCase(name[...], "content-length"): return false
+        case 17 where HTTPSyntax.equalsIgnoringCase(name[...], "transfer-encoding"): return false
+        case 10 where HTTPSyntax.equalsIgnoringCase(name[...], "connection"): return false
+        case 4 where HTTPSyntax.equalsIgnoringCase(name[...], "date"): sawDate = true
+        default: break
+        }
+        out.append(contentsOf: name)
+        out.append(UInt8(ascii: ":"))
+        out.append(HTTPSyntax.space)
+        out.append(contentsOf: value)
         out.append(HTTPSyntax.cr)
         out.append(HTTPSyntax.lf)
+        return true
+    }
+
+    @inline(__always)
+    private static func append(_ text: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// The interim answer to `Expect: 100-continue`.
@@ -127,24 +150,8 @@ public enum HTTPResponseRules {
         return digits + 2
     }
 
-    private static func isSafe(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard !name.isEmpty else { return false }
-        for b in name where !HTTPSyntax.isToken(b) { return false }
-        for b in value where !HTTPSyntax.isFieldValue(b) { return false }
-        return true
-    }
-
-    private static func appendField(_ name: StaticString, _ value: String, to out: inout [UInt8]) {
-        out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-        out.append(UInt8(ascii: ":"))
-        out.append(HTTPSyntax.space)
-        out.append(contentsOf: value.utf8)
-        out.append(HTTPSyntax.cr)
-        out.append(HTTPSyntax.lf)
-    }
-
     private static func appendLength(_ n: Int, to out: inout [UInt8]) {
-        out.append(contentsOf: "Content-Length: ".utf8)
+        append("Content-Length: ", to: &out)
         appendDecimal(n, to: &out)
         out.append(HTTPSyntax.cr)
         out.append(HTTPSyntax.lf)
@@ -167,7 +174,7 @@ public enum HTTPResponseRules {
     }
 
     /// The reason phrase of `status` (any phrase is valid; clients ignore it).
-    public static func reasonPhrase(_ status: Int) -> String {
+    public static func reasonPhrase(_ status: Int) -> StaticString {
         switch status {
         case 100: return "Continue"
         case 200: return "OK"
