@@ -112,8 +112,9 @@ public struct HTTPRequestParser: Sendable {
                             state = .trailers
                             continue
                         }
+                        // Compared before adding: a size near Int.max must not overflow the total.
+                        if size > limits.maxBodyBytes - chunkedTotal { return fail(tooLarge, offset) }
                         chunkedTotal += size
-                        if chunkedTotal > limits.maxBodyBytes { return fail(tooLarge, offset) }
                         state = .chunkData(remaining: size)
                     }
                 }
@@ -204,7 +205,8 @@ public struct HTTPRequestParser: Sendable {
             i += 1
             if i > maxLength + 2 { return .failed(tooLong) }
         }
-        scanned = i
+        // A CR that ends the input is looked at again with the byte after it, which tells if it is bare.
+        scanned = n > 0 && p[n - 1] == HTTPSyntax.cr ? n - 1 : n
         return .incomplete
     }
 
@@ -257,7 +259,8 @@ public struct HTTPRequestParser: Sendable {
             i += 1
         }
         guard headEnd > 0 else {
-            scanned = i
+            // A CR that ends the input is looked at again with the byte after it, which tells if it is bare.
+            scanned = n > 0 && p[n - 1] == HTTPSyntax.cr ? n - 1 : n
             return (.needMore, skip)
         }
         scanned = 0
