@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""proxyd's benchmark: one run measures the fake upstream directly, proxyd, the stack floor (the
-plainest proxy on proxyd's evhttp and libcurl, Benchmarks/stack-floor.c) and nginx as a plain
-reverse proxy (keep-alive upstream pool, buffering off) under the same wrk load, and prints a
-table: requests/s, p50/p99 latency, proxy CPU time per request, peak RSS.
+"""proxyd's benchmark: one run measures the fake upstream directly, proxyd, two stack floors (the
+plainest proxy on evhttp and libcurl, Benchmarks/stack-floor.c, and the plainest on a minimal
+HTTP/1.1 server over raw libevent events and libcurl, Benchmarks/stack-floor-raw.c) and nginx as
+a plain reverse proxy (keep-alive upstream pool, buffering off) under the same wrk load, and
+prints a table: requests/s, p50/p99 latency, proxy CPU time per request, peak RSS.
 
 Everything listens on 127.0.0.1; every load run is bounded by wrk's duration.
 Usage: scripts/bench.py [--duration S] [--connections N] [--workers N]
@@ -115,14 +116,19 @@ def main():
         # The same proxyd with reasoning processing off, for the split-vs-off comparison.
         proxyd_off, oport = start_proxyd("proxyd-off", "off")
 
-        # The stack floor runs one loop, like proxyd with workers=1; it is left out with more workers.
-        floor = None
+        # The stack floors run one loop, like proxyd with workers=1; they are left out with more workers.
+        def start_floor(binary):
+            port = free_port()
+            proc = subprocess.Popen([os.path.join(REL, binary), "--listen", f"127.0.0.1:{port}",
+                                     "--upstream", f"http://127.0.0.1:{fport}"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(proc); wait_port(port)
+            return proc, port
+
+        floor = floor_raw = None
         if args.workers == 1:
-            lport = free_port()
-            floor = subprocess.Popen([os.path.join(REL, "stack-floor"), "--listen", f"127.0.0.1:{lport}",
-                                      "--upstream", f"http://127.0.0.1:{fport}"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            procs.append(floor); wait_port(lport)
+            floor, lport = start_floor("stack-floor")
+            floor_raw, rport = start_floor("stack-floor-raw")
 
         nport = free_port()
         nconf = os.path.join(tmp, "nginx.conf")
@@ -163,6 +169,7 @@ http {{
         ]
         if floor:
             targets.insert(3, ("stack floor (C)", f"http://127.0.0.1:{lport}/v1/chat/completions", [floor.pid]))
+            targets.insert(4, ("stack floor raw (C)", f"http://127.0.0.1:{rport}/v1/chat/completions", [floor_raw.pid]))
         # Interleave targets within each round so that noise on this shared machine hits all of
         # them alike; report each measure's median over the rounds.
         # The order rotates from round to round, so that no target always runs right after the
@@ -209,10 +216,11 @@ http {{
             if p["cpu_us"] and n["cpu_us"]:
                 line += f", CPU per request = {p['cpu_us'] / n['cpu_us']:.2f}x"
             print(line)
-            f = next((r for r in rows if r["kind"] == kind and r["target"] == "stack floor (C)"), None)
-            if f and f["cpu_us"] and n["cpu_us"] and p["cpu_us"]:
-                print(f"{kind}: stack floor/nginx requests/s = {f['rps'] / n['rps']:.2f}, CPU per request = {f['cpu_us'] / n['cpu_us']:.2f}x; "
-                      f"proxyd/stack floor CPU per request = {p['cpu_us'] / f['cpu_us']:.2f}x")
+            for floor_name, label in (("stack floor (C)", "stack floor"), ("stack floor raw (C)", "stack floor raw")):
+                f = next((r for r in rows if r["kind"] == kind and r["target"] == floor_name), None)
+                if f and f["cpu_us"] and n["cpu_us"] and p["cpu_us"]:
+                    print(f"{kind}: {label}/nginx requests/s = {f['rps'] / n['rps']:.2f}, CPU per request = {f['cpu_us'] / n['cpu_us']:.2f}x; "
+                          f"proxyd/{label} CPU per request = {p['cpu_us'] / f['cpu_us']:.2f}x")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(rows, f, indent=1)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project benchmark: release build, then fake upstream vs proxyd vs the stack floor vs nginx under wrk.
+# The project benchmark: release build, then fake upstream vs proxyd vs the stack floors vs nginx under wrk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,6 +13,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 swift build -c release --product proxyd >&2
 swift build -c release --product fake-upstream >&2
-# The stack floor: the plainest proxy on evhttp and libcurl, in C (Benchmarks/stack-floor.c).
+# The stack floors, in C: the plainest proxy on evhttp and libcurl (Benchmarks/stack-floor.c), and
+# the same on a minimal HTTP/1.1 server over raw libevent events (Benchmarks/stack-floor-raw.c).
 gcc -O2 -o .build/release/stack-floor Benchmarks/stack-floor.c $(pkg-config --cflags --libs libevent libcurl) >&2
+gcc -O2 -o .build/release/stack-floor-raw Benchmarks/stack-floor-raw.c $(pkg-config --cflags --libs libevent libcurl) >&2
 exec python3 scripts/bench.py "$@"
