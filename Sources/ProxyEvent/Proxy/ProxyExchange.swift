@@ -148,7 +148,7 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
         lastActivity = monotonicNow()
         switch response.body {
         case .chatJSON, .anthropicJSON, .anthropicError:
-            wholeBody.append(contentsOf: bytes)
+            wholeBody.appendBytes(bytes)
             return .accepted
         case .passThrough, .chatStream, .anthropicStream:
             if client.pendingOutputBytes > ProxyExchange.highWaterBytes { return .pause }

@@ -33,6 +33,8 @@ final class ProxyWorker {
                                   headerTimeoutSeconds: settings.headerTimeoutSeconds,
                                   bodyTimeoutSeconds: settings.bodyTimeoutSeconds)
         server = HTTPServer(loop: loop, socket: socket, limits: limits) { [unowned self] exchange in handle(exchange) }
+        // What one pass of upstream deliveries sends a client goes out in one write.
+        upstream.batching = server
         server.refusal = { [unowned self] error, head in refused(error, head: head) }
         let logger = self.logger
         server.warning = { message, fields in logger.warn(message, fields) }

@@ -114,9 +114,9 @@ final class ClientConnection {
         if exchange == nil && pending.isEmpty {
             // The usual case: parse straight from the read buffer, keep only what is left.
             let used = parse(received)
-            if used < n, case .open = ending { pending.append(contentsOf: received[used...]) }
+            if used < n, case .open = ending { pending.appendBytes(UnsafeRawBufferPointer(rebasing: received[used...])) }
         } else {
-            pending.append(contentsOf: received)
+            pending.appendBytes(received)
             if exchange == nil {
                 parsePending()
             } else if pending.count > ClientConnection.maxHeldBytes {
@@ -155,7 +155,7 @@ final class ClientConnection {
                 if case .length(let n) = h.framing { body.reserveCapacity(n) }
                 if h.expectsContinue && offset == input.count { writeRaw(HTTPResponseRules.continueHead) }
             case .body(let range):
-                body.append(contentsOf: rest[range])
+                body.appendBytes(UnsafeRawBufferPointer(rebasing: rest[range]))
                 offset += used
                 bodyMoved = true
             case .end:
@@ -303,7 +303,12 @@ final class ClientConnection {
         let total = a.count + b.count + c.count
         guard total > 0 else { return }
         var written = 0
-        if queuedBytes == 0 {
+        let batching = server.batchDepth > 0
+        if batching && queuedBytes == 0 && !inBatch {
+            inBatch = true
+            server.batch(self)
+        }
+        if queuedBytes == 0 && !batching {
             var iov = (iovec(iov_base: UnsafeMutableRawPointer(mutating: a.baseAddress), iov_len: a.count),
                        iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count),
                        iovec(iov_base: UnsafeMutableRawPointer(mutating: c.baseAddress), iov_len: c.count))
@@ -327,30 +332,67 @@ final class ClientConnection {
             outputStart = 0
         }
         var skip = written
-        for part in [a, b, c] where part.count > 0 {
-            if skip >= part.count { skip -= part.count; continue }
-            output.append(contentsOf: part[skip...])
-            skip = 0
-        }
-        if !writeArmed {
+        queue(a, skipping: &skip)
+        queue(b, skipping: &skip)
+        queue(c, skipping: &skip)
+        if !writeArmed && !inBatch {
             event_add(writeEvent, nil)
             writeArmed = true
         }
     }
 
+    /// Appends `part` to the queue, less the first `skip` bytes of all the parts (already written).
+    @inline(__always)
+    private func queue(_ part: UnsafeRawBufferPointer, skipping skip: inout Int) {
+        guard part.count > skip, let base = part.baseAddress else {
+            skip -= part.count
+            return
+        }
+        output.appendBytes(UnsafeRawBufferPointer(start: base + skip, count: part.count - skip))
+        skip = 0
+    }
+
+    /// Whether this connection queued bytes in the server's current batch.
+    private var inBatch = false
+
+    /// The batch is over: write what it queued.
+    func flushBatch() {
+        inBatch = false
+        guard !writeArmed else { return }  // the socket was full already: the write event goes on
+        if case .closed = ending { return }
+        if !writeQueued() {
+            event_add(writeEvent, nil)
+            writeArmed = true
+            return
+        }
+        queueWritten()
+    }
+
     private func writable() {
+        guard writeQueued() else { return }
+        event_del(writeEvent)
+        writeArmed = false
+        queueWritten()
+    }
+
+    /// Writes the queue; false when the socket takes no more for now (or failed).
+    private func writeQueued() -> Bool {
         while queuedBytes > 0 {
             let n = output.withUnsafeBytes { send(fd, $0.baseAddress! + outputStart, queuedBytes, Int32(MSG_NOSIGNAL)) }
             if n < 0 {
-                if errno == EAGAIN || errno == EWOULDBLOCK { return }
+                if errno == EAGAIN || errno == EWOULDBLOCK { return false }
                 if errno == EINTR { continue }
                 failWrites()
-                return
+                return false
             }
             outputStart += n
         }
-        event_del(writeEvent)
-        writeArmed = false
+        return true
+    }
+
+    /// Everything queued is written. A streamed answer tells its exchange (the upstream may have
+    /// been paused while the queue was long); a complete answer ends.
+    private func queueWritten() {
         // Give back a large buffer once drained; keep a small one for the next answer.
         if output.capacity > 256 * 1024 { output = [] } else { output.removeAll(keepingCapacity: true) }
         outputStart = 0
@@ -475,5 +517,15 @@ final class ClientConnection {
         timerEvent = nil
         readArmed = false
         writeArmed = false
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends raw bytes with one copy (a raw buffer or a slice of one would be appended a byte
+    /// at a time).
+    @inline(__always)
+    mutating func appendBytes(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: bytes.count))
     }
 }

@@ -28,10 +28,16 @@ public struct ServerLimits: Sendable {
     }
 }
 
+/// Something that can hold back writes during a pass of work and make them at its end.
+public protocol WriteBatching: AnyObject {
+    func beginBatch()
+    func endBatch()
+}
+
 /// An HTTP/1.1 server on one loop: accepts from a listening socket (which several servers, one
 /// per loop, may share), reads requests with ProxyCore's parser and hands each to `handler` as a
 /// `ServerExchange`, which answers whole or streamed.
-public final class HTTPServer {
+public final class HTTPServer: WriteBatching {
     let loop: EventLoop
     let limits: ServerLimits
     let handler: (ServerExchange) -> Void
@@ -49,6 +55,11 @@ public final class HTTPServer {
     /// Reused to build response heads.
     var headScratch: [UInt8] = []
     private var cachedDate: (second: Int, text: String) = (-1, "")
+
+    /// While above zero, connections queue what they write and are flushed when it drops to zero.
+    private(set) var batchDepth = 0
+    /// Connections with bytes queued during the current batch.
+    private var batched: [ClientConnection] = []
 
     /// Called whenever the last exchange in flight ends.
     public var onIdle: (() -> Void)?
@@ -149,6 +160,23 @@ public final class HTTPServer {
     private func resumeAccepting() {
         if let acceptEvent { event_add(acceptEvent, nil) }
     }
+
+    // MARK: batching
+
+    /// From now until the matching `endBatch`, bytes written to clients are queued: everything a
+    /// pass of upstream deliveries sends to one client goes out in one write at its end.
+    public func beginBatch() { batchDepth += 1 }
+
+    public func endBatch() {
+        batchDepth -= 1
+        guard batchDepth == 0, !batched.isEmpty else { return }
+        let connections = batched
+        batched.removeAll(keepingCapacity: true)
+        for connection in connections { connection.flushBatch() }
+    }
+
+    /// `connection` queued bytes in this batch; it is flushed at the batch's end.
+    func batch(_ connection: ClientConnection) { batched.append(connection) }
 
     // MARK: bookkeeping
 

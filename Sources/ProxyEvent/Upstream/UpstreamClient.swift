@@ -222,15 +222,23 @@ public final class UpstreamClient {
         if events & Int16(EV_READ) != 0 { action |= CURL_CSELECT_IN }
         if events & Int16(EV_WRITE) != 0 { action |= CURL_CSELECT_OUT }
         var running: Int32 = 0
+        batching?.beginBatch()
         curl_multi_socket_action(multi, fd, action, &running)
         collectFinished()
+        batching?.endBatch()
     }
 
     private func timerFired() {
         var running: Int32 = 0
+        batching?.beginBatch()
         curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running)
         collectFinished()
+        batching?.endBatch()
     }
+
+    /// Told before and after each pass in which libcurl may deliver upstream bytes, so that
+    /// what one pass sends to a client can go out in one write.
+    public var batching: WriteBatching?
 
     /// Hands every finished transfer its result.
     private func collectFinished() {
