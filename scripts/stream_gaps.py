@@ -32,7 +32,10 @@ def wait_port(port, deadline=20):
 
 def largest_gaps(port, path, streams, chunks, delay):
     """The largest gap (ms) between consecutive events of each stream, read on one connection."""
-    body = json.dumps({"model": "fake-model", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    # The client asks for usage itself, so proxyd passes every upstream event on (it would keep
+    # back a usage event it asked for on the client's behalf, which would count as a gap).
+    body = json.dumps({"model": "fake-model", "stream": True, "stream_options": {"include_usage": True},
+                       "messages": [{"role": "user", "content": "hi"}]})
     request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                f"x-fake-chunks: {chunks}\r\nx-fake-delay-ms: {delay}\r\nContent-Length: {len(body)}\r\n\r\n{body}").encode()
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)

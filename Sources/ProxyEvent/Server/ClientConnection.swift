@@ -394,7 +394,7 @@ final class ClientConnection {
     /// been paused while the queue was long); a complete answer ends.
     private func queueWritten() {
         // Give back a large buffer once drained; keep a small one for the next answer.
-        if output.capacity > 256 * 1024 { output = [] } else { output.removeAll(keepingCapacity: true) }
+        if output.capacity > 16 * 1024 { output = [] } else { output.removeAll(keepingCapacity: true) }
         outputStart = 0
         if let exchange, exchange.isStreaming {
             exchange.drained()
