@@ -9,7 +9,7 @@ events. It prints the median of those largest gaps per target. With --check MARG
 when proxyd's median exceeds the upstream's own (measured directly) by more than MARGIN ms.
 
 Every load is bounded: STREAMS streams of CHUNKS events each, and a socket time-out.
-Usage: scripts/stream_gaps.py [--streams N] [--chunks N] [--delay MS] [--check MARGIN_MS]
+Usage: scripts/stream_gaps.py [--streams N] [--chunks N] [--delay MS] [--check MARGIN_MS] [--build release|debug]
 """
 import argparse, json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
 
@@ -70,9 +70,9 @@ def main():
     ap.add_argument("--chunks", type=int, default=20)
     ap.add_argument("--delay", type=int, default=5, help="ms between the upstream's events")
     ap.add_argument("--check", type=float, help="fail when proxyd adds more than this many ms to the upstream's gap")
+    ap.add_argument("--build", choices=["release", "debug"], default="release", help="which build's binaries to run")
     args = ap.parse_args()
-    rel = os.path.join(ROOT, ".build", "release")
-    binaries = rel if os.path.exists(os.path.join(rel, "proxyd")) else os.path.join(ROOT, ".build", "debug")
+    binaries = os.path.join(ROOT, ".build", args.build)
     tmp = tempfile.mkdtemp(prefix="proxyd-gaps-")
     procs = []
     try:

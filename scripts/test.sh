@@ -14,7 +14,7 @@ python3 scripts/scan-test-logs.py "$logs"
 # Streamed events are not held back: the largest gap between events through proxyd stays within
 # 15 ms of the upstream's own (holding them for a coalescing timer, Nagle's 40 ms, would fail).
 # The benchmark reports the exact figure; this bound leaves room for a busy CI machine.
-python3 scripts/stream_gaps.py --streams 10 --check 15
+python3 scripts/stream_gaps.py --build debug --streams 10 --check 15
 # A bounded libFuzzer run of the HTTP request parser (about 25-45 s of build, then the run).
 bash scripts/fuzz.sh "${PROXYD_FUZZ_SECONDS:-60}"
 # The test runner's own summary closes the output.
