@@ -12,7 +12,8 @@
 /// After an error the parser stays failed; the connection must be answered and closed.
 public struct HTTPRequestParser: Sendable {
     public struct Limits: Sendable, Equatable {
-        /// The most bytes a request line and its header fields may take (CRLFs included).
+        /// The most bytes a head may take: the request line, its header fields and the empty line
+        /// that ends it, CRLFs included (blank lines sent before a request line do not count).
         public var maxHeaderBytes: Int
         /// The most body bytes a request may carry.
         public var maxBodyBytes: Int

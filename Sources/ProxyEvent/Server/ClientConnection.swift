@@ -184,7 +184,9 @@ final class ClientConnection {
     private func startExchange() {
         guard let h = head else { return }
         head = nil
-        disarm()
+        // The pending deadline is left to fire as a no-op (cheaper than removing it now); the
+        // answer's end arms the idle deadline again.
+        deadline = .none
         let request = IncomingRequest(method: h.method, target: h.target, headers: h.headers, body: body)
         body = []
         let e = ServerExchange(connection: self, head: h, request: request)
@@ -273,6 +275,19 @@ final class ClientConnection {
 
     /// Writes one chunk of a chunked body.
     func writeChunk(_ bytes: UnsafeRawBufferPointer) {
+        // In a batch, consecutive pieces of a chunked body become one chunk, framed when the
+        // batch ends (or before anything else is queued after them).
+        if server.batchDepth > 0, !broken, case .open = ending, bytes.count > 0 {
+            if openChunkStart < 0 {
+                if queuedBytes == 0 && !inBatch {
+                    inBatch = true
+                    server.batch(self)
+                }
+                openChunkStart = output.count
+            }
+            output.appendBytes(bytes)
+            return
+        }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { prefix in
             let n = HTTPResponseRules.writeChunkPrefix(bytes.count, into: prefix)
             let crlf: (UInt8, UInt8) = (0x0D, 0x0A)
@@ -296,6 +311,7 @@ final class ClientConnection {
     private func write(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
                        _ c: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
         guard !broken else { return }
+        closeOpenChunk()
         switch ending {
         case .lingering, .closed: return
         default: break
@@ -356,7 +372,24 @@ final class ClientConnection {
     private var inBatch = false
 
     /// The batch is over: write what it queued.
+    /// Where the chunk being gathered in this batch starts in `output`, or -1.
+    private var openChunkStart = -1
+
+    /// Frames the chunk gathered in this batch: its size line goes in front, CRLF after it.
+    private func closeOpenChunk() {
+        guard openChunkStart >= 0 else { return }
+        let size = output.count - openChunkStart
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { prefix in
+            let n = HTTPResponseRules.writeChunkPrefix(size, into: prefix)
+            output.insert(contentsOf: UnsafeBufferPointer(rebasing: prefix[..<n]), at: openChunkStart)
+        }
+        output.append(0x0D)
+        output.append(0x0A)
+        openChunkStart = -1
+    }
+
     func flushBatch() {
+        closeOpenChunk()
         inBatch = false
         guard !writeArmed else { return }  // the socket was full already: the write event goes on
         if case .closed = ending { return }
@@ -447,13 +480,6 @@ final class ClientConnection {
         deadline = kind
         var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
         event_add(timerEvent, &tv)
-    }
-
-    private func disarm() {
-        if deadline != .none {
-            event_del(timerEvent)
-            deadline = .none
-        }
     }
 
     private func deadlinePassed() {
