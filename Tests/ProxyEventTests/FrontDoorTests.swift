@@ -72,6 +72,28 @@ struct FrontDoorTests {
         #expect(c.peerClosed(within: 5))
     }
 
+    @Test("a lone CR is the start of a request: it gets the head's deadline, not the idle one")
+    func loneCR() throws {
+        let h = try Harness(config: FrontDoorTests.shortDeadlines.replacing("\"idleTimeoutSeconds\": 0.5", with: "\"idleTimeoutSeconds\": 60"))
+        let c = try TestConnection(port: h.port)
+        try c.sendRaw([0x0D])
+        let head = try c.readHead()
+        #expect(head.status == 408)
+        #expect(c.peerClosed(within: 5))
+    }
+
+    @Test("a client that stops reading is dropped after idleTimeoutSeconds without progress, and its upstream cancelled")
+    func stalledReader() throws {
+        let h = try Harness(config: FrontDoorTests.shortDeadlines)
+        let c = try TestConnection(port: h.port)
+        c.setReceiveBuffer(4096)
+        try c.sendRequest("GET", "/fake/bulk?bytes=100000000")
+        // Nothing is read: proxyd's queue fills, the upstream is paused, and the connection's
+        // write deadline ends it.
+        #expect(waitUntil(15) { h.fake.disconnects == 1 })
+        #expect(waitUntil(5) { h.accessLines(route: "passthrough").first?["outcome"]?.stringValue == "client_gone" })
+    }
+
     @Test("a body that stops arriving gets 408 and is never forwarded")
     func slowBody() throws {
         let h = try Harness(config: FrontDoorTests.shortDeadlines)

@@ -48,6 +48,7 @@ struct ShutdownTests {
         #expect(monotonic() - started < 5)
         #expect(throws: (any Error).self) { while try c.readChunk() != nil {} }
         #expect(proxy.stderr.contains("cutting requests"))
+        #expect(proxy.stderr.contains("\"outcome\":\"cut\""))
         #expect(waitUntil(5) { fake.disconnects == 1 })
     }
 }

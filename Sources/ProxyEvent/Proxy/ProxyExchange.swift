@@ -52,6 +52,15 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
 
     func clientGone() { clientLeft() }
 
+    func clientCut() {
+        guard !finished else { return }
+        transfer?.cancel()
+        transfer = nil
+        record.outcome = "cut"
+        if !client.hasStarted || record.status == 0 { record.status = 503 }
+        complete()
+    }
+
     func clientDrained() { transfer?.resume() }
 
     private var attempt: UpstreamAttempt { plan.attempts[attemptIndex] }
@@ -82,6 +91,9 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
         case .bytes:
             let limit = worker.settings.streamIdleTimeoutSeconds
             let quiet = monotonicNow() - lastActivity
+            // Paused because the client reads slowly: the upstream is not idle, and the
+            // client's connection has its own deadline for a reader that stops.
+            if transfer?.isPaused == true { lastActivity = monotonicNow(); arm(after: limit); return }
             if quiet >= limit { streamIdle() } else { arm(after: limit - quiet) }
         case .nothing:
             break

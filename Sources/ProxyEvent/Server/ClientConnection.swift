@@ -46,7 +46,7 @@ final class ClientConnection {
     }
     private var ending = Ending.open
 
-    private enum Deadline { case none, idle, head, body, linger, report }
+    private enum Deadline { case none, idle, head, body, write, linger, report }
     private var deadline = Deadline.none
     /// While the parser runs, exchanges that end are not followed by another parse.
     private var parsing = false
@@ -62,9 +62,13 @@ final class ClientConnection {
     static let lingerSeconds = 2.0
     static let maxLingerBytes = 64 << 20
 
-    init(server: HTTPServer, fd: Int32) {
+    /// Tells this connection from every other the server accepted (addresses are reused).
+    let id: Int
+
+    init(server: HTTPServer, fd: Int32, id: Int) {
         self.server = server
         self.fd = fd
+        self.id = id
         parser = HTTPRequestParser(limits: server.limits.parser)
         let me = Unmanaged.passUnretained(self).toOpaque()
         readEvent = event_new(server.loop.base, fd, Int16(EV_READ | EV_PERSIST), { _, _, arg in
@@ -135,6 +139,7 @@ final class ClientConnection {
     /// Feeds `input` to the parser until it needs more, a request is handed over and still being
     /// answered, or the connection ends. Returns the bytes consumed.
     private func parse(_ input: UnsafeRawBufferPointer) -> Int {
+        if broken { return 0 }
         parsing = true
         defer { parsing = false }
         var offset = 0
@@ -146,13 +151,13 @@ final class ClientConnection {
             switch event {
             case .needMore:
                 offset += used
-                noteWaiting(bodyMoved: bodyMoved)
+                noteWaiting(bodyMoved: bodyMoved, leftover: offset < input.count)
                 return offset
             case .head(let h):
                 offset += used
                 head = h
                 body = []
-                if case .length(let n) = h.framing { body.reserveCapacity(n) }
+                if case .length(let n) = h.framing { body.reserveCapacity(min(n, 64 * 1024)) }
                 if h.expectsContinue && offset == input.count { writeRaw(HTTPResponseRules.continueHead) }
             case .body(let range):
                 body.appendBytes(UnsafeRawBufferPointer(rebasing: rest[range]))
@@ -171,8 +176,10 @@ final class ClientConnection {
     }
 
     /// Arms the deadline that applies while the parser waits for bytes.
-    private func noteWaiting(bodyMoved: Bool) {
-        if parser.isBetweenRequests {
+    private func noteWaiting(bodyMoved: Bool, leftover: Bool) {
+        // Bytes the parser left unconsumed (a lone CR) are the start of a request: the head's
+        // deadline applies, not the idle one.
+        if parser.isBetweenRequests && !leftover {
             if deadline != .idle { arm(.idle, server.limits.idleTimeoutSeconds) }
         } else if parser.isReadingBody {
             if bodyMoved || deadline != .body { arm(.body, server.limits.bodyTimeoutSeconds) }
@@ -214,6 +221,13 @@ final class ClientConnection {
     }
 
     private func peerClosed() {
+        if let exchange, exchange.isFlushing, !broken {
+            // The answer is complete and queued: write it, then close (nothing more is read).
+            pauseReading()
+            pending.removeAll()
+            if case .open = ending { ending = .closeAfterFlush }
+            return
+        }
         if let exchange {
             self.exchange = nil
             close()
@@ -351,10 +365,17 @@ final class ClientConnection {
         queue(a, skipping: &skip)
         queue(b, skipping: &skip)
         queue(c, skipping: &skip)
-        if !writeArmed && !inBatch {
+        if !writeArmed && !inBatch { waitForSocket() }
+    }
+
+    /// The socket took less than was written: wait for it to take more, for at most
+    /// `idleTimeoutSeconds` without progress (a client that stops reading is dropped).
+    private func waitForSocket() {
+        if !writeArmed {
             event_add(writeEvent, nil)
             writeArmed = true
         }
+        arm(.write, server.limits.idleTimeoutSeconds)
     }
 
     /// Appends `part` to the queue, less the first `skip` bytes of all the parts (already written).
@@ -394,15 +415,18 @@ final class ClientConnection {
         guard !writeArmed else { return }  // the socket was full already: the write event goes on
         if case .closed = ending { return }
         if !writeQueued() {
-            event_add(writeEvent, nil)
-            writeArmed = true
+            if !broken { waitForSocket() }
             return
         }
         queueWritten()
     }
 
     private func writable() {
-        guard writeQueued() else { return }
+        let before = queuedBytes
+        guard writeQueued() else {
+            if !broken && queuedBytes < before { arm(.write, server.limits.idleTimeoutSeconds) }
+            return
+        }
         event_del(writeEvent)
         writeArmed = false
         queueWritten()
@@ -439,6 +463,7 @@ final class ClientConnection {
     /// Everything queued is written: end the exchange whose answer was complete, and carry on,
     /// close or linger as decided.
     private func flushEnded() {
+        if broken { return }
         if let exchange, exchange.isFlushing {
             self.exchange = nil
             exchange.flushed()
@@ -477,6 +502,8 @@ final class ClientConnection {
     // MARK: deadlines
 
     private func arm(_ kind: Deadline, _ seconds: Double) {
+        // A failed write is reported first, whatever else would be timed.
+        if deadline == .report && kind != .report { return }
         deadline = kind
         var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
         event_add(timerEvent, &tv)
@@ -498,6 +525,12 @@ final class ClientConnection {
             guard exchange == nil else { return }
             refuse(HTTPRequestError(status: 408, message: "no request body bytes arrived for \(seconds(server.limits.bodyTimeoutSeconds))",
                                     code: "request_timeout"))
+        case .write:
+            // No byte taken for the whole deadline: the client has stopped reading.
+            if queuedBytes > 0 {
+                broken = true
+                peerClosed()
+            }
         case .linger:
             close()
         case .report:

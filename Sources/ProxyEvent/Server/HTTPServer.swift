@@ -46,6 +46,8 @@ public final class HTTPServer: WriteBatching {
     private var acceptPause: OpaquePointer?
     private var connections: [ObjectIdentifier: ClientConnection] = [:]
     private var exchanges = 0
+    /// Connections accepted so far (their ids).
+    private var accepted = 0
     private var lastAcceptWarning = -1.0
     /// Set by `stopAccepting`: answers close their connections, idle connections are closed.
     private(set) var draining = false
@@ -136,7 +138,8 @@ public final class HTTPServer: WriteBatching {
             }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            let connection = ClientConnection(server: self, fd: fd)
+            accepted += 1
+            let connection = ClientConnection(server: self, fd: fd, id: accepted)
             connections[ObjectIdentifier(connection)] = connection
             connection.start()
         }

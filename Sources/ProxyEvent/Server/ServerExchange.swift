@@ -7,6 +7,13 @@ public protocol ServerExchangeObserver: AnyObject {
     func clientGone()
     /// The client has taken every byte sent so far.
     func clientDrained()
+    /// proxyd cut the exchange off (the shutdown grace period ended); a request not answered
+    /// yet was answered 503.
+    func clientCut()
+}
+
+extension ServerExchangeObserver {
+    public func clientCut() { clientGone() }
 }
 
 /// One client request and its reply, on the server's loop. The reply is whole (`respond`) or
@@ -61,7 +68,7 @@ public final class ServerExchange {
         self.connection = connection
         self.head = head
         self.request = request
-        connectionID = ObjectIdentifier(connection).hashValue
+        connectionID = connection.id
     }
 
     /// Bytes queued for the client and not yet written to its socket.
@@ -104,6 +111,8 @@ public final class ServerExchange {
             let n = min(bytes.count, owed)
             owed -= n
             connection.writeRaw(UnsafeRawBufferPointer(rebasing: bytes[..<n]))
+            bytesSent += n
+            return
         case .untilClose:
             connection.writeRaw(bytes)
         case .bodyless:
@@ -154,7 +163,7 @@ public final class ServerExchange {
         if state == .pending { respond(.error(.unavailable("proxyd is shutting down", code: "shutting_down"))) }
         connection?.cut()
         end(reportingGone: false)
-        observer?.clientGone()
+        observer?.clientCut()
     }
 
     /// Drops every callback into this exchange (its server is going away).
