@@ -26,9 +26,22 @@ public struct Metrics: Sendable {
     }
 
     var requests: [RequestKey: Int] = [:]
-    var promptTokens: [ModelKey: Int] = [:]
-    var completionTokens: [ModelKey: Int] = [:]
-    var cost: [ModelKey: Double] = [:]
+    /// Tokens and cost per provider and model, kept together so a request costs one lookup.
+    struct ModelUsage: Sendable {
+        var prompt: Int?
+        var completion: Int?
+        var cost: Double?
+
+        mutating func add(prompt p: Int?, completion c: Int?, cost d: Double?) {
+            if let p { prompt = (prompt ?? 0) + p }
+            if let c { completion = (completion ?? 0) + c }
+            if let d { cost = (cost ?? 0) + d }
+        }
+    }
+    var usage: [ModelKey: ModelUsage] = [:]
+    var promptTokens: [ModelKey: Int] { usage.compactMapValues(\.prompt) }
+    var completionTokens: [ModelKey: Int] { usage.compactMapValues(\.completion) }
+    var cost: [ModelKey: Double] { usage.compactMapValues(\.cost) }
     var failovers: [String: Int] = [:]
     public var duration = Histogram()
     public var ttfb = Histogram()
@@ -42,10 +55,10 @@ public struct Metrics: Sendable {
         requests[RequestKey(route: r.route, provider: r.provider ?? "", status: r.status), default: 0] += 1
         duration.observe(r.durationSeconds)
         if let t = r.ttfbSeconds { ttfb.observe(t) }
-        let key = ModelKey(provider: r.provider ?? "", model: r.model ?? "")
-        if let p = r.promptTokens { promptTokens[key, default: 0] += p }
-        if let c = r.completionTokens { completionTokens[key, default: 0] += c }
-        if let c = r.costUSD { cost[key, default: 0] += c }
+        if r.promptTokens != nil || r.completionTokens != nil || r.costUSD != nil {
+            usage[ModelKey(provider: r.provider ?? "", model: r.model ?? ""), default: ModelUsage()]
+                .add(prompt: r.promptTokens, completion: r.completionTokens, cost: r.costUSD)
+        }
     }
 
     /// Counts a failover away from `provider`.
@@ -54,9 +67,7 @@ public struct Metrics: Sendable {
     /// Adds another loop's metrics into these.
     public mutating func merge(_ o: Metrics) {
         for (k, v) in o.requests { requests[k, default: 0] += v }
-        for (k, v) in o.promptTokens { promptTokens[k, default: 0] += v }
-        for (k, v) in o.completionTokens { completionTokens[k, default: 0] += v }
-        for (k, v) in o.cost { cost[k, default: 0] += v }
+        for (k, v) in o.usage { usage[k, default: ModelUsage()].add(prompt: v.prompt, completion: v.completion, cost: v.cost) }
         for (k, v) in o.failovers { failovers[k, default: 0] += v }
         for (k, v) in o.modelListRefreshes { modelListRefreshes[k, default: 0] += v }
         duration.merge(o.duration)
