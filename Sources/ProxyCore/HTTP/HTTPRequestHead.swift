@@ -61,6 +61,17 @@ public struct HTTPRequestError: Error, Sendable, Equatable {
         HTTPRequestError(status: 400, message: message, code: code)
     }
 
+    /// 413: a body over the limit.
+    public static func bodyTooLarge(limit: Int) -> HTTPRequestError {
+        HTTPRequestError(status: 413, message: "request body is larger than the limit of \(limit) bytes", code: "body_too_large")
+    }
+
+    /// 431: a head over the limit.
+    public static func headTooLarge(limit: Int) -> HTTPRequestError {
+        HTTPRequestError(status: 431, message: "request line and headers are larger than the limit of \(limit) bytes",
+                         code: "headers_too_large")
+    }
+
     /// The error in proxyd's client-facing shape.
     public var proxyError: ProxyError {
         ProxyError(status: status, message: message, type: "invalid_request_error", code: code)

@@ -85,8 +85,7 @@ extension HTTPRequestParser {
             head.framing = .chunked
         } else if let n = contentLength {
             if n > limits.maxBodyBytes {
-                return .failure(HTTPRequestError(status: 413, message: "request body is larger than the limit of \(limits.maxBodyBytes) bytes",
-                                                 code: "body_too_large"))
+                return .failure(.bodyTooLarge(limit: limits.maxBodyBytes))
             }
             head.framing = n > 0 ? .length(n) : .none
         }
@@ -118,7 +117,7 @@ extension HTTPRequestParser {
     static func parseRequestLine(_ p: UnsafeRawBufferPointer) -> Result<(method: String, target: String, version: HTTPVersion), HTTPRequestError> {
         let malformed = HTTPRequestError.bad("malformed request line", code: "bad_request_line")
         var k = 0
-        while k < p.count && HTTPSyntax.isToken(p[k]) { k += 1 }
+        while k < p.count && HTTPSyntax.isTokenByte(p[k]) { k += 1 }
         guard k > 0, k < p.count, p[k] == HTTPSyntax.space else { return .failure(malformed) }
         let method = String(decoding: UnsafeRawBufferPointer(rebasing: p[..<k]), as: UTF8.self)
         k += 1
@@ -231,7 +230,7 @@ extension HTTPRequestParser {
             k += 1
             while k < p.count && HTTPSyntax.isWhitespace(p[k]) { k += 1 }
             let nameStart = k
-            while k < p.count && HTTPSyntax.isToken(p[k]) { k += 1 }
+            while k < p.count && HTTPSyntax.isTokenByte(p[k]) { k += 1 }
             guard k > nameStart else { return .failure(badExtension) }
             var j = k
             while j < p.count && HTTPSyntax.isWhitespace(p[j]) { j += 1 }
@@ -259,7 +258,7 @@ extension HTTPRequestParser {
                 guard closed else { return .failure(badExtension) }
             } else {
                 let valueStart = k
-                while k < p.count && HTTPSyntax.isToken(p[k]) { k += 1 }
+                while k < p.count && HTTPSyntax.isTokenByte(p[k]) { k += 1 }
                 guard k > valueStart else { return .failure(badExtension) }
             }
         }

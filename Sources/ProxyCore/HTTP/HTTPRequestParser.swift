@@ -158,15 +158,9 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
-    private var tooLarge: HTTPRequestError {
-        HTTPRequestError(status: 413, message: "request body is larger than the limit of \(limits.maxBodyBytes) bytes",
-                         code: "body_too_large")
-    }
+    private var tooLarge: HTTPRequestError { .bodyTooLarge(limit: limits.maxBodyBytes) }
 
-    private var tooLargeHead: HTTPRequestError {
-        HTTPRequestError(status: 431, message: "request line and headers are larger than the limit of \(limits.maxHeaderBytes) bytes",
-                         code: "headers_too_large")
-    }
+    private var tooLargeHead: HTTPRequestError { .headTooLarge(limit: limits.maxHeaderBytes) }
 
     private mutating func fail(_ error: HTTPRequestError, _ consumed: Int) -> (event: Event, consumed: Int) {
         state = .failed(error)

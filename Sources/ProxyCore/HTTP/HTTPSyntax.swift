@@ -5,7 +5,9 @@ enum HTTPSyntax {
     static let space: UInt8 = 0x20
     static let tab: UInt8 = 0x09
 
-    /// A `tchar`: the bytes a method, a header name or a chunk extension name is made of.
+    /// A `tchar`: the bytes a method, a header name or a chunk extension name is made of. This
+    /// is the definition; the parser uses `isTokenByte`, its bitmap form, which the tests check
+    /// against it for every byte.
     @inline(__always)
     static func isToken(_ b: UInt8) -> Bool {
         switch b {

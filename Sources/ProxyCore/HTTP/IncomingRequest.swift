@@ -23,10 +23,6 @@ public struct IncomingRequest: Sendable {
         target.utf8.firstIndex(of: UInt8(ascii: "?"))
     }
 
-    /// The method name an I/O layer reports for a method it could not read (an extension method
-    /// its HTTP parser does not know).
-    public static let unrecognizedMethod = "(unrecognized)"
-
     /// The target up to the first `?`.
     public var path: Substring {
         if let q = queryStart { return target[..<q] }

@@ -46,14 +46,6 @@ public struct ProxyError: Error, Sendable, Equatable {
                    type: "invalid_request_error", code: "method_not_allowed",
                    extraHeaders: [("Allow", allowed.joined(separator: ", "))])
     }
-    public static func payloadTooLarge(limit: Int) -> ProxyError {
-        ProxyError(status: 413, message: "request body is larger than the limit of \(limit) bytes",
-                   type: "invalid_request_error", code: "body_too_large")
-    }
-    public static func headersTooLarge(limit: Int) -> ProxyError {
-        ProxyError(status: 431, message: "request line and headers are larger than the limit of \(limit) bytes",
-                   type: "invalid_request_error", code: "headers_too_large")
-    }
     public static func badGateway(_ message: String, code: String = "upstream_connection_failed") -> ProxyError {
         ProxyError(status: 502, message: message, type: "upstream_error", code: code)
     }

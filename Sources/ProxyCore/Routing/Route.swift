@@ -31,14 +31,6 @@ public enum Route: Sendable, Equatable {
         }
     }
 
-    /// The one method routes 1–8 take.
-    var allowedMethod: String {
-        switch self {
-        case .chatCompletions, .genericProxy, .prebuiltProvider: return "POST"
-        default: return "GET"
-        }
-    }
-
     /// Whether `auth.keys` guards this route.
     public var requiresProxyKey: Bool {
         switch self {
@@ -93,24 +85,9 @@ public struct Router: Sendable {
         return (s[afterSlash..<slash], s[slash...])
     }
 
-    /// The methods the pass-through and dry-run routes forward or explain.
-    public static let forwardableMethods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-
     /// Resolves `method` and the raw `path` (no query). Works on UTF-8 bytes: paths are
     /// compared byte for byte, never as Unicode text.
     public func resolve(method: String, path: Substring) -> Resolution {
-        let resolution = resolveIgnoringUnreadableMethod(method: method, path: path)
-        // A method the HTTP layer could not read cannot be forwarded or matched.
-        if method == IncomingRequest.unrecognizedMethod, case .route(let r) = resolution {
-            switch r {
-            case .passThrough, .debug: return .methodNotAllowed(allowed: Router.forwardableMethods)
-            default: return .methodNotAllowed(allowed: [r.allowedMethod])
-            }
-        }
-        return resolution
-    }
-
-    func resolveIgnoringUnreadableMethod(method: String, path: Substring) -> Resolution {
         let u = path.utf8
         guard u.first == UInt8(ascii: "/") else { return .notFound }
         let afterSlash = path[u.index(after: u.startIndex)...]

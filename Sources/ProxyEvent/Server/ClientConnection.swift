@@ -262,10 +262,7 @@ final class ClientConnection {
     func writeWhole(request: HTTPRequestHead, status: Int, headers: HTTPHeaders, body: [UInt8], keepAlive: Bool) {
         let framing = HTTPResponseRules.framing(for: request, status: status, length: body.count)
         let keep = keepAlive && HTTPResponseRules.keepsAlive(request, framing: framing, draining: server.draining)
-        server.headScratch.removeAll(keepingCapacity: true)
-        HTTPResponseRules.writeHead(status: status, headers: headers, framing: framing, keepAlive: keep,
-                                    version: request.version, date: server.dateHeader(), into: &server.headScratch)
-        server.headScratch.withUnsafeBytes { h in
+        withHead(request: request, status: status, headers: headers, framing: framing, keepAlive: keep) { h in
             if framing.carriesBody {
                 body.withUnsafeBytes { b in write(h, b) }
             } else {
@@ -280,11 +277,17 @@ final class ClientConnection {
         let length = HTTPResponseRules.announcedLength(headers)
         let framing = HTTPResponseRules.framing(for: request, status: status, length: length)
         let keep = HTTPResponseRules.keepsAlive(request, framing: framing, draining: server.draining)
-        server.headScratch.removeAll(keepingCapacity: true)
-        HTTPResponseRules.writeHead(status: status, headers: headers, framing: framing, keepAlive: keep,
-                                    version: request.version, date: server.dateHeader(), into: &server.headScratch)
-        server.headScratch.withUnsafeBytes { write($0) }
+        withHead(request: request, status: status, headers: headers, framing: framing, keepAlive: keep) { write($0) }
         return (framing, keep)
+    }
+
+    /// Builds a response head in the server's reused buffer and hands its bytes to `body`.
+    private func withHead(request: HTTPRequestHead, status: Int, headers: HTTPHeaders, framing: HTTPResponseFraming,
+                          keepAlive: Bool, _ body: (UnsafeRawBufferPointer) -> Void) {
+        server.headScratch.removeAll(keepingCapacity: true)
+        HTTPResponseRules.writeHead(status: status, headers: headers, framing: framing, keepAlive: keepAlive,
+                                    version: request.version, date: server.dateHeader(), into: &server.headScratch)
+        server.headScratch.withUnsafeBytes(body)
     }
 
     /// Writes one chunk of a chunked body.
@@ -293,10 +296,7 @@ final class ClientConnection {
         // batch ends (or before anything else is queued after them).
         if server.batchDepth > 0, !broken, case .open = ending, bytes.count > 0 {
             if openChunkStart < 0 {
-                if queuedBytes == 0 && !inBatch {
-                    inBatch = true
-                    server.batch(self)
-                }
+                joinBatch()
                 openChunkStart = output.count
             }
             output.appendBytes(bytes)
@@ -334,10 +334,7 @@ final class ClientConnection {
         guard total > 0 else { return }
         var written = 0
         let batching = server.batchDepth > 0
-        if batching && queuedBytes == 0 && !inBatch {
-            inBatch = true
-            server.batch(self)
-        }
+        if batching { joinBatch() }
         if queuedBytes == 0 && !batching {
             var iov = (iovec(iov_base: UnsafeMutableRawPointer(mutating: a.baseAddress), iov_len: a.count),
                        iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count),
@@ -392,9 +389,17 @@ final class ClientConnection {
     /// Whether this connection queued bytes in the server's current batch.
     private var inBatch = false
 
-    /// The batch is over: write what it queued.
     /// Where the chunk being gathered in this batch starts in `output`, or -1.
     private var openChunkStart = -1
+
+    /// Has the server flush this connection when its batch ends (once per batch; a connection
+    /// whose queue waits for the socket already has its write event).
+    private func joinBatch() {
+        if queuedBytes == 0 && !inBatch {
+            inBatch = true
+            server.batch(self)
+        }
+    }
 
     /// Frames the chunk gathered in this batch: its size line goes in front, CRLF after it.
     private func closeOpenChunk() {
@@ -409,6 +414,7 @@ final class ClientConnection {
         openChunkStart = -1
     }
 
+    /// The batch is over: write what it queued.
     func flushBatch() {
         closeOpenChunk()
         inBatch = false
