@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "CProxyShim.h"
+#include <malloc.h>
 
 CURLcode cproxy_easy_setopt_long(CURL *easy, CURLoption option, long value) {
     return curl_easy_setopt(easy, option, value);
@@ -42,4 +43,8 @@ CURLcode cproxy_easy_setopt_closesocket_cb(CURL *easy, curl_closesocket_callback
 
 int cproxy_accept_nonblocking(int listener) {
     return accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+int cproxy_release_free_memory(void) {
+    return malloc_trim(0);
 }

@@ -35,9 +35,19 @@ struct HeaderPolicyTests {
         #expect(h.values("x-request-id") == ["rid-1"])
     }
 
-    @Test("identity encoding drops the client's Accept-Encoding")
+    @Test("a chat completion asks for identity in place of the client's Accept-Encoding")
     func identity() throws {
-        #expect(!(try headers(.clientOnly, identity: true).get()).contains("Accept-Encoding"))
+        #expect(try headers(.clientOnly, identity: true).get().values("Accept-Encoding") == ["identity"])
+        #expect(try headers(.clientOnly, identity: false).get().values("Accept-Encoding") == ["gzip"])
+    }
+
+    @Test("a decoded answer loses Content-Encoding and Content-Length; others keep them")
+    func decodedResponseHeaders() {
+        let upstream = HTTPHeaders([("Content-Type", "application/json"), ("Content-Encoding", "gzip"), ("Content-Length", "120")])
+        let decoded = HeaderPolicy.clientResponseHeaders(upstream: upstream, bodyRewritten: false, decoded: true)
+        #expect(!decoded.contains("Content-Encoding") && !decoded.contains("Content-Length") && decoded["Content-Type"] == "application/json")
+        let kept = HeaderPolicy.clientResponseHeaders(upstream: upstream, bodyRewritten: false)
+        #expect(kept["Content-Encoding"] == "gzip" && kept["Content-Length"] == "120")
     }
 
     @Test("the generic forwarder passes the client's own Authorization and nothing else")

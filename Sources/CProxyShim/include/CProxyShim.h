@@ -42,4 +42,8 @@ CURLMcode cproxy_multi_setopt_timer_cb(CURLM *multi, cproxy_timer_cb cb);
 /// _GNU_SOURCE): a new non-blocking, close-on-exec descriptor for the next connection, or -1.
 int cproxy_accept_nonblocking(int listener);
 
+/// Gives the heap's free pages back to the system (glibc's malloc_trim(0), declared in a
+/// header Swift's Glibc module leaves out). Returns 1 when memory was released.
+int cproxy_release_free_memory(void);
+
 #endif

@@ -56,7 +56,7 @@ public enum ProxyCommand: Equatable, Sendable {
                 }
                 overrides.workers = n
             case "--log-level" where verb == "serve":
-                guard let v = value(), LogLevel(rawValue: v) != nil else {
+                guard let v = value(), LogLevel(named: v) != nil else {
                     return .failure(UsageError(message: "--log-level needs debug, info, warn or error"))
                 }
                 overrides.logLevel = v

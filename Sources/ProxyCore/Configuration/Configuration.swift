@@ -13,6 +13,13 @@ public struct ServerSettings: Sendable, Equatable {
     public var headerTimeoutSeconds: Double = 10
     /// The longest pause between a request's body bytes (then 408).
     public var bodyTimeoutSeconds: Double = 30
+    /// The most proxyd holds of one upstream answer it must read whole (then 502
+    /// `response_too_large`).
+    public var maxResponseBytes: Int = 64 * 1024 * 1024
+    /// The most proxyd holds of one SSE event (then the stream ends with `event_too_large`).
+    public var maxEventBytes: Int = 16 * 1024 * 1024
+    /// Upstream connections each worker keeps open for reuse.
+    public var maxIdleUpstreamConnections: Int = 32
 
     public init() {}
 }
@@ -56,6 +63,13 @@ public enum LogLevel: String, Sendable, Equatable, Comparable, CaseIterable {
     }
 
     public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rank < rhs.rank }
+
+    /// A level as written in a configuration or on the command line: the four names, and
+    /// `warning` for `warn`.
+    public init?(named text: String) {
+        if text == "warning" { self = .warn; return }
+        self.init(rawValue: text)
+    }
 }
 
 /// The whole configuration, validated and with every default applied. Immutable once built;

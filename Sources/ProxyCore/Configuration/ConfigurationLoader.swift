@@ -127,7 +127,8 @@ struct Reader {
         let s = object(member(top, "server"), "server", allowed: ["listen", "workers", "maxBodyBytes", "maxHeaderBytes",
                                                                    "idleTimeoutSeconds", "shutdownGraceSeconds",
                                                                    "streamIdleTimeoutSeconds", "headerTimeoutSeconds",
-                                                                   "bodyTimeoutSeconds"])
+                                                                   "bodyTimeoutSeconds", "maxResponseBytes", "maxEventBytes",
+                                                                   "maxIdleUpstreamConnections"])
         if let l = string(member(s, "listen"), "server.listen"), let (h, p) = listen(l, "server.listen") {
             server.listenHost = h; server.listenPort = p
         }
@@ -139,6 +140,11 @@ struct Reader {
         if let t = seconds(member(s, "streamIdleTimeoutSeconds"), "server.streamIdleTimeoutSeconds") { server.streamIdleTimeoutSeconds = t }
         if let t = seconds(member(s, "headerTimeoutSeconds"), "server.headerTimeoutSeconds") { server.headerTimeoutSeconds = t }
         if let t = seconds(member(s, "bodyTimeoutSeconds"), "server.bodyTimeoutSeconds") { server.bodyTimeoutSeconds = t }
+        if let b = int(member(s, "maxResponseBytes"), "server.maxResponseBytes", min: 1024) { server.maxResponseBytes = b }
+        if let b = int(member(s, "maxEventBytes"), "server.maxEventBytes", min: 1024) { server.maxEventBytes = b }
+        if let n = int(member(s, "maxIdleUpstreamConnections"), "server.maxIdleUpstreamConnections", min: 1) {
+            server.maxIdleUpstreamConnections = n
+        }
         if let l = environment["PROXYD_LISTEN"], !l.isEmpty, let (h, p) = listen(l, "PROXYD_LISTEN") {
             server.listenHost = h; server.listenPort = p
         }
@@ -251,10 +257,10 @@ struct Reader {
         let lg = object(member(top, "log"), "log", allowed: ["level", "access"])
         var level = LogLevel.info
         if let l = string(member(lg, "level"), "log.level") {
-            if let v = LogLevel(rawValue: l) { level = v } else { problem("log.level", "must be debug, info, warn or error") }
+            if let v = LogLevel(named: l) { level = v } else { problem("log.level", "must be debug, info, warn (or warning) or error") }
         }
         if let l = overrides.logLevel {
-            if let v = LogLevel(rawValue: l) { level = v } else { problem("--log-level", "must be debug, info, warn or error") }
+            if let v = LogLevel(named: l) { level = v } else { problem("--log-level", "must be debug, info, warn (or warning) or error") }
         }
         let access = bool(member(lg, "access"), "log.access") ?? true
 

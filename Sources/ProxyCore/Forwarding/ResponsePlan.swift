@@ -61,7 +61,8 @@ extension ForwardPlan {
         // length is no longer the upstream's.
         let rewritten: Bool
         if case .passThrough = body { rewritten = false } else { rewritten = true }
-        var headers = HeaderPolicy.clientResponseHeaders(upstream: upstreamHeaders, bodyRewritten: rewritten)
+        var headers = HeaderPolicy.clientResponseHeaders(upstream: upstreamHeaders, bodyRewritten: rewritten,
+                                                         decoded: attempt.decodesAnswer)
         if case .anthropicError = body { headers.set("Content-Type", "application/json") }
         headers.add("x-request-id", requestID)
         headers.add("x-proxyd-provider", attempt.label)

@@ -32,6 +32,11 @@ public struct ExchangeRecord: Sendable {
         bytesOut = 0
     }
 
+    /// The access line's level: `warn` for an exchange that ended badly (a 5xx, whether made by
+    /// proxyd for an upstream failure or the upstream's own, or an answer that broke off),
+    /// `info` otherwise.
+    public var logLevel: LogLevel { status >= 500 || outcome == "upstream_broke" ? .warn : .info }
+
     /// The fields of the access log line (SPEC §7).
     public var logFields: [(String, JSONValue)] {
         func opt(_ v: Int?) -> JSONValue { v.map { .int($0) } ?? .null }

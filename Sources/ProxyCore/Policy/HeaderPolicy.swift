@@ -43,7 +43,8 @@ public enum HeaderPolicy {
     ///   - proxyKeysConfigured: whether `auth.keys` is set (then the client's `Authorization`
     ///     was the proxy key and is never forwarded, nor is any client key).
     ///   - requestID: forwarded as `x-request-id`.
-    ///   - identityEncoding: ask for an uncompressed answer (proxyd reads it).
+    ///   - identityEncoding: ask for an uncompressed answer (proxyd reads it): the client's
+    ///     `Accept-Encoding` is replaced by `identity`.
     /// - Returns: the headers, or a 401 when the provider needs a key nobody supplied.
     public static func upstreamRequestHeaders(client: HTTPHeaders, keys: KeySource, proxyKeysConfigured: Bool,
                                               requestID: String, identityEncoding: Bool) -> Result<HTTPHeaders, ProxyError> {
@@ -58,6 +59,7 @@ public enum HeaderPolicy {
             if proxyKeysConfigured && (eq("authorization") || eq("x-api-key")) { continue }
             out.add(name, value)
         }
+        if identityEncoding { out.add("Accept-Encoding", "identity") }
         out.add("x-request-id", requestID)
         guard case .provider(let provider) = keys else { return .success(out) }
         for (name, value) in provider.headers { out.set(name, value) }
@@ -80,14 +82,17 @@ public enum HeaderPolicy {
     }
 
     /// The upstream's response headers as sent to the client: hop-by-hop fields dropped, and
-    /// `Content-Length` dropped when proxyd may rewrite the body.
-    public static func clientResponseHeaders(upstream: HTTPHeaders, bodyRewritten: Bool) -> HTTPHeaders {
+    /// `Content-Length` dropped when proxyd may rewrite the body. With `decoded` (proxyd had the
+    /// body decompressed) `Content-Encoding` and `Content-Length` go too: they describe the
+    /// bytes on the upstream's wire, not the ones the client gets.
+    public static func clientResponseHeaders(upstream: HTTPHeaders, bodyRewritten: Bool, decoded: Bool = false) -> HTTPHeaders {
         let tokens = connectionTokens(upstream)
         var out = HTTPHeaders()
         out.reserveCapacity(upstream.count + 3)
         for (name, value) in upstream {
             if isHopByHop(name, connectionTokens: tokens) { continue }
-            if bodyRewritten && HTTPHeaders.namesEqual(name, "content-length") { continue }
+            if (bodyRewritten || decoded) && HTTPHeaders.namesEqual(name, "content-length") { continue }
+            if decoded && HTTPHeaders.namesEqual(name, "content-encoding") { continue }
             if HTTPHeaders.namesEqual(name, "x-request-id") { continue }
             out.add(name, value)
         }

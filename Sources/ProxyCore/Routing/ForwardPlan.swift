@@ -14,6 +14,9 @@ public struct UpstreamAttempt: Sendable {
     public var prices: Usage.Prices = Usage.Prices()
     /// Set when the upstream speaks the Anthropic Messages API and the answer is translated back.
     public var translation: AnthropicTranslation?
+    /// proxyd reads the answer (a chat completion): it asks for `identity`, and an answer that
+    /// is compressed anyway is decoded before anything else sees it.
+    public var decodesAnswer = false
 
     /// The label used in logs, metrics and `x-proxyd-provider`.
     public var label: String { providerID ?? url.authority }

@@ -174,8 +174,10 @@ public final class Gateway: Sendable {
                                             requestID: requestID, identityEncoding: chat).map { headers in
             var think = configuration.think
             if let mode = provider?.think { think.mode = mode }
-            return UpstreamAttempt(providerID: provider?.id, url: url, method: request.method, headers: headers,
-                                   body: body ?? request.body, timeoutSeconds: provider?.timeoutSeconds ?? 60, think: think)
+            var a = UpstreamAttempt(providerID: provider?.id, url: url, method: request.method, headers: headers,
+                                    body: body ?? request.body, timeoutSeconds: provider?.timeoutSeconds ?? 60, think: think)
+            a.decodesAnswer = chat
+            return a
         }
     }
 

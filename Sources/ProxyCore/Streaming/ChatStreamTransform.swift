@@ -1,34 +1,35 @@
-/// Carries one chat-completion SSE stream to the client (SPEC §3.5, §5): applies `<think>`
-/// processing event by event (`split`, `strip`; `off` passes bytes untouched), forwards events
-/// that need no change exactly as they came, and ends a stream that broke off or never sent
-/// `[DONE]` with an error event instead of a clean finish.
+/// Carries one chat-completion SSE stream to the client (SPEC §3.5, §5), event by event: an
+/// event goes out once its blank line has arrived, and the bytes of an event that never
+/// completes are never sent. Applies `<think>` processing (`split`, `strip`); events that need
+/// no change (all of them in `off`) go out exactly as they came. A stream that breaks off, never
+/// sends `[DONE]` or has an event over `maxEventBytes` ends with an error event after its
+/// complete events, instead of a clean finish.
 public final class ChatStreamTransform {
     public let settings: ChatStreamSettings
-    var parser = SSEParser()
+    var parser: SSEParser
     var rewriter: ChatChunkRewriter
     public private(set) var sawDone = false
 
-    public init(settings: ChatStreamSettings) {
+    public init(settings: ChatStreamSettings, maxEventBytes: Int = .max) {
         self.settings = settings
+        parser = SSEParser(maxHeldBytes: maxEventBytes)
         rewriter = ChatChunkRewriter(think: settings.think)
     }
 
     /// The usage the stream reported (its last usage object), if any.
     public private(set) var usage: Usage?
 
+    /// An event grew past `maxEventBytes`: the stream must end now (the transform takes no more).
+    public var overflowed: Bool { parser.overflowed }
+
     /// Feeds upstream bytes; appends the bytes to send now to `out`.
     public func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        // With nothing to rewrite or hold back, bytes go out as they came and are only watched.
-        let passBytes = settings.think.mode == .off && !settings.hideUsage
-        if passBytes { out.append(contentsOf: bytes) }
         let rewriting = settings.think.mode != .off
         let hide = settings.hideUsage
         parser.feed(bytes, onEvent: { e in
             if ChatStreamTransform.isDone(e.data) {
-                if !passBytes {
-                    if rewriting, let chunk = self.rewriter.flushChunk() { ChatStreamTransform.writeEvent(chunk, into: &out) }
-                    out.append(contentsOf: e.raw)
-                }
+                if rewriting, let chunk = self.rewriter.flushChunk() { ChatStreamTransform.writeEvent(chunk, into: &out) }
+                out.append(contentsOf: e.raw)
                 self.sawDone = true
                 return
             }
@@ -36,11 +37,10 @@ public final class ChatStreamTransform {
                 self.usage = u
                 if hide && ChatStreamTransform.isUsageOnly(e.data) { return }
             }
-            if passBytes { return }
             if !(rewriting && self.rewriter.rewrite(data: e.data, appendingEventTo: &out)) {
                 out.append(contentsOf: e.raw)
             }
-        }, onOther: { if !passBytes { out.append(contentsOf: $0) } })
+        }, onOther: { out.append(contentsOf: $0) })
     }
 
     /// A chunk that carries usage and no choices: the usage chunk `include_usage` adds.
@@ -64,20 +64,29 @@ public final class ChatStreamTransform {
     }
 
     /// Ends the stream. `upstreamComplete` says whether the upstream finished its transfer
-    /// cleanly; either way a stream without `[DONE]` ends with an error event.
+    /// cleanly; either way a stream without `[DONE]` ends with an error event. The bytes of an
+    /// unfinished event are dropped; text the rewriter held back is released first.
     public func finish(upstreamComplete: Bool, reason: String, into out: inout [UInt8]) {
         guard !sawDone else { return }
-        if settings.think.mode != .off || settings.hideUsage {
-            // An event cut off mid-way is passed on as it came; held text is released.
-            parser.flushPending { out.append(contentsOf: $0) }
-            flushHeld(into: &out)
+        let held = parser.heldBytes
+        parser.flushPending { _ in }
+        if settings.think.mode != .off { flushHeld(into: &out) }
+        let message: String
+        let code: String
+        if overflowed {
+            message = "upstream stream sent an event over maxEventBytes (\(parser.maxHeldBytes) bytes)"
+            code = "event_too_large"
+        } else if upstreamComplete {
+            message = held > 0 ? "upstream stream ended inside an event, without [DONE]" : "upstream stream ended without [DONE]"
+            code = "stream_incomplete"
+        } else {
+            message = "upstream stream broke off: \(reason)"
+            code = "stream_interrupted"
         }
-        let message = upstreamComplete ? "upstream stream ended without [DONE]" : "upstream stream broke off: \(reason)"
-        let code = upstreamComplete ? "stream_incomplete" : "stream_interrupted"
         let error = ProxyError(status: 502, message: message, type: "upstream_error", code: code)
-        // A fresh event: terminate any partial line the upstream left first.
-        out.append(contentsOf: Array("\n\ndata: ".utf8))
+        // Everything sent so far ends at an event's end, so this is an event of its own.
+        out.append(contentsOf: "data: ".utf8)
         error.body.encode(into: &out)
-        out.append(contentsOf: Array("\n\n".utf8))
+        out.append(contentsOf: [0x0A, 0x0A])
     }
 }

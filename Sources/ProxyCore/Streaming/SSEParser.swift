@@ -37,13 +37,22 @@ public struct SSEParser: Sendable {
     var id: String?
     var lastWasCR = false
     var atStart = true
+    /// The most bytes of one unfinished item the parser holds (`maxEventBytes`); past it the
+    /// parser drops what it holds, sets `overflowed` and ignores everything fed after.
+    public var maxHeldBytes: Int
+    public private(set) var overflowed = false
 
-    public init() {}
+    public init(maxHeldBytes: Int = .max) {
+        self.maxHeldBytes = maxHeldBytes
+    }
+
+    /// Bytes of an unfinished item held for the next feed.
+    public var heldBytes: Int { raw.count }
 
     /// The fast interface: `onEvent` for each complete event, `onOther` for bytes carrying none.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, onEvent: (RawEvent) -> Void,
                               onOther: (UnsafeRawBufferPointer) -> Void) {
-        guard bytes.count > 0 else { return }
+        guard bytes.count > 0, !overflowed else { return }
         if !atStart && !isClean, let cut = SSEParser.firstBlankLineEnd(bytes, afterLineEnd: line.isEmpty) {
             // Finish the event held from earlier bytes on the general path, then go on from a
             // clean state. (Where to cut changes only speed: the parser is incremental.)
@@ -56,6 +65,7 @@ public struct SSEParser: Sendable {
         if !atStart && isClean {
             var i = 0
             while let (value, end) = SSEParser.simpleEvent(bytes, from: i) {
+                if end - i > maxHeldBytes { overflow(); return }
                 onEvent(RawEvent(data: UnsafeRawBufferPointer(rebasing: bytes[value]), eventName: nil, id: id,
                                  raw: UnsafeRawBufferPointer(rebasing: bytes[i..<end])))
                 i = end
@@ -154,10 +164,22 @@ public struct SSEParser: Sendable {
                 if next < n { if bytes[next] == 0x0A { next += 1 } } else { lastWasCR = true }
             }
             let end = base + next
+            if end - reported > maxHeldBytes { overflow(); return }
             endLine(until: end, reported: &reported, onEvent: onEvent, onOther: onOther)
             i = next
         }
         if reported > 0 { raw.removeFirst(reported) }
+        if raw.count > maxHeldBytes { overflow() }
+    }
+
+    /// One item grew past `maxHeldBytes`: nothing more is parsed, and what was held is let go.
+    mutating func overflow() {
+        overflowed = true
+        raw = []
+        line = []
+        dataLines = []
+        hasData = false
+        event = nil
     }
 
     mutating func endLine(until end: Int, reported: inout Int, onEvent: (RawEvent) -> Void,

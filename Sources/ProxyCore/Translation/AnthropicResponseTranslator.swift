@@ -130,7 +130,13 @@ public struct AnthropicStreamTranslator: Sendable {
     var counts = (input: 0, output: 0, cacheCreation: 0, cacheRead: 0)
     var finish: String?
 
-    public init(_ translation: AnthropicTranslation) { t = translation }
+    public init(_ translation: AnthropicTranslation, maxEventBytes: Int = .max) {
+        t = translation
+        parser = SSEParser(maxHeldBytes: maxEventBytes)
+    }
+
+    /// An event grew past `maxEventBytes`: the stream must end now.
+    public var overflowed: Bool { parser.overflowed }
 
     /// The usage the stream reported so far.
     public var usage: Usage {
@@ -248,8 +254,12 @@ public struct AnthropicStreamTranslator: Sendable {
     /// event, never a clean finish.
     public mutating func finish(upstreamComplete: Bool, reason: String) -> [UInt8] {
         if sawStop || failed { return [] }
-        let message = upstreamComplete ? "upstream stream ended without message_stop" : "upstream stream broke off: \(reason)"
-        let code = upstreamComplete ? "stream_incomplete" : "stream_interrupted"
+        var message = upstreamComplete ? "upstream stream ended without message_stop" : "upstream stream broke off: \(reason)"
+        var code = upstreamComplete ? "stream_incomplete" : "stream_interrupted"
+        if parser.overflowed {
+            message = "upstream stream sent an event over maxEventBytes (\(parser.maxHeldBytes) bytes)"
+            code = "event_too_large"
+        }
         var out: [UInt8] = pendingRole ?? []
         pendingRole = nil
         out += Array("data: ".utf8) + ProxyError(status: 502, message: message, type: "upstream_error", code: code).body.encoded() + [0x0A, 0x0A]

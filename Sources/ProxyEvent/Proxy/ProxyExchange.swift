@@ -71,8 +71,9 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
         response = nil
         chatStream = nil
         anthropicStream = nil
-        let request = UpstreamRequest(url: a.url, method: a.method, headers: a.headers, body: a.body,
+        var request = UpstreamRequest(url: a.url, method: a.method, headers: a.headers, body: a.body,
                                       connectTimeoutSeconds: a.timeoutSeconds)
+        request.decodesAnswer = a.decodesAnswer
         transfer = worker.upstream.start(request, handler: self)
         waiting = .head
         arm(after: a.timeoutSeconds)
@@ -127,15 +128,23 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
         record.provider = attempt.label
         record.status = status
         wholeBody = []
+        let limits = worker.settings
         switch plan.body {
         case .passThrough, .chatStream:
-            if case .chatStream(let settings) = plan.body { chatStream = ChatStreamTransform(settings: settings) }
+            if case .chatStream(let settings) = plan.body {
+                chatStream = ChatStreamTransform(settings: settings, maxEventBytes: limits.maxEventBytes)
+            }
             client.startStream(status: status, headers: plan.headers)
         case .anthropicStream(let translation):
             // The head waits for the first translated output: an error before it can still fail over.
-            anthropicStream = AnthropicStreamTranslator(translation)
+            anthropicStream = AnthropicStreamTranslator(translation, maxEventBytes: limits.maxEventBytes)
         case .chatJSON, .anthropicJSON, .anthropicError:
-            break  // the head goes out with the whole, rewritten body
+            // The head goes out with the whole, rewritten body. One announced as too large to
+            // hold is refused before a byte of it is read.
+            if let length = HTTPResponseRules.announcedLength(headers), length > limits.maxResponseBytes {
+                pendingError = Self.tooLarge(limits.maxResponseBytes)
+                return false
+            }
         }
         armIdleTimer()
         return true
@@ -160,6 +169,12 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
         lastActivity = monotonicNow()
         switch response.body {
         case .chatJSON, .anthropicJSON, .anthropicError:
+            if wholeBody.count + bytes.count > worker.settings.maxResponseBytes {
+                // Cancelled at once; `done` answers the error (never a part sent as whole).
+                pendingError = Self.tooLarge(worker.settings.maxResponseBytes)
+                wholeBody = []
+                return .cancel
+            }
             wholeBody.appendBytes(bytes)
             return .accepted
         case .passThrough, .chatStream, .anthropicStream:
@@ -177,10 +192,18 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
                     return .cancel
                 }
             }
+            if anthropicStream!.overflowed {
+                if !client.hasStarted {
+                    pendingError = .badGateway("upstream stream sent an event over maxEventBytes (\(worker.settings.maxEventBytes) bytes)",
+                                               code: "event_too_large")
+                }
+                return .cancel  // `done` ends the stream with its error event
+            }
         } else if chatStream != nil {
             scratch.removeAll(keepingCapacity: true)
             chatStream!.feed(bytes, into: &scratch)
             client.send(scratch)
+            if chatStream!.overflowed { return .cancel }  // `done` ends the stream with its error event
         } else {
             client.send(bytes)
         }
@@ -250,6 +273,10 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
         complete()
     }
 
+    static func tooLarge(_ limit: Int) -> ProxyError {
+        .badGateway("upstream answer is larger than maxResponseBytes (\(limit) bytes)", code: "response_too_large")
+    }
+
     /// Sends a whole answer, with its cost when known.
     private func respondWhole(_ response: ResponsePlan, body: [UInt8]) {
         var headers = response.headers
@@ -310,6 +337,8 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
         var r = LocalResponse.error(error)
         r.headers.set("x-request-id", requestID)
         if outcomes.count == 1 || response != nil { r.headers.set("x-proxyd-provider", attempt.label) }
+        // The provider chosen, even when it never answered (after several, the last one tried).
+        if record.provider == nil { record.provider = attempt.label }
         record.status = error.status
         client.respond(r)
         complete()
@@ -320,6 +349,7 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
         transfer?.cancel()
         transfer = nil
         record.outcome = "client_gone"
+        if record.provider == nil { record.provider = attempt.label }
         if record.status == 0 { record.status = 499 }
         complete()
     }
@@ -329,8 +359,7 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
         finished = true
         disarm()
         client.observer = nil
-        record.bytesOut = client.bytesSent
         record.durationSeconds = monotonicNow() - started
-        worker.finish(record)
+        worker.finish(record, once: client)
     }
 }

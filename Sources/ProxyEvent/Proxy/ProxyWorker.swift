@@ -1,3 +1,4 @@
+import CProxyShim
 import Glibc
 import ProxyCore
 
@@ -26,7 +27,7 @@ final class ProxyWorker {
         self.shared = shared
         logger = shared.logger
         settings = shared.initialServerSettings
-        upstream = UpstreamClient(loop: loop)
+        upstream = UpstreamClient(loop: loop, maxIdleConnections: settings.maxIdleUpstreamConnections)
         idGenerator = RequestIDGenerator(seed: UInt64(index))
         let limits = ServerLimits(maxBodyBytes: settings.maxBodyBytes, maxHeaderBytes: settings.maxHeaderBytes,
                                   idleTimeoutSeconds: settings.idleTimeoutSeconds,
@@ -80,15 +81,47 @@ final class ProxyWorker {
         var record = ExchangeRecord(requestID: decision.requestID, method: exchange.request.method, route: decision.route)
         record.status = status
         record.bytesIn = exchange.request.body.count
-        record.bytesOut = exchange.bytesSent
-        finish(record)
+        finish(record, once: exchange)
+    }
+
+    /// Accounts for an exchange once its reply is written whole or its client has gone, so that
+    /// `bytes_out` is what the client's socket took.
+    func finish(_ record: ExchangeRecord, once exchange: ServerExchange) {
+        if exchange.isOver {
+            var r = record
+            r.bytesOut = exchange.bytesWritten
+            finish(r)
+            return
+        }
+        exchange.onEnd = { [unowned self, unowned exchange] in
+            var r = record
+            r.bytesOut = exchange.bytesWritten
+            finish(r)
+        }
     }
 
     /// Accounts for a finished exchange: metrics and the access log line.
     func finish(_ record: ExchangeRecord) {
         metrics.inFlight -= 1
         metrics.record(record)
-        if logger.accessLog { logger.info("access", record.logFields) }
+        if logger.accessLog { logger.log(record.logLevel, "access", record.logFields) }
+        if metrics.inFlight == 0 && !trimPending { scheduleTrim() }
+    }
+
+    /// After a burst the heap keeps the pages it grew to. Once a worker has had nothing in
+    /// flight for a moment, free pages go back to the system (at most once per interval).
+    private var trimTimer: LoopTimer?
+    private var trimPending = false
+    static let trimDelaySeconds = 2.0
+
+    private func scheduleTrim() {
+        trimPending = true
+        let timer = trimTimer ?? LoopTimer(loop: loop) { [unowned self] in
+            trimPending = false
+            if metrics.inFlight == 0 { _ = cproxy_release_free_memory() }
+        }
+        trimTimer = timer
+        timer.schedule(after: ProxyWorker.trimDelaySeconds)
     }
 }
 

@@ -95,6 +95,16 @@ final class ClientConnection {
     /// Bytes queued for the client and not yet written.
     var queuedBytes: Int { output.count - outputStart }
 
+    /// Bytes the socket has accepted since the connection opened.
+    private(set) var sentTotal = 0
+
+    /// Where the next byte handed to the connection lies in its output, counted from the
+    /// connection's first byte (what the socket took plus what is queued).
+    func outputPosition() -> Int {
+        closeOpenChunk()
+        return sentTotal + queuedBytes
+    }
+
     /// Whether a request is under way (read in part, or being answered).
     var isBusy: Bool { exchange != nil || !parser.isBetweenRequests || !pending.isEmpty }
 
@@ -350,6 +360,7 @@ final class ClientConnection {
                 }
             } else {
                 written = n
+                sentTotal += n
             }
         }
         if written == total { return }
@@ -449,6 +460,7 @@ final class ClientConnection {
                 return false
             }
             outputStart += n
+            sentTotal += n
         }
         return true
     }

@@ -54,10 +54,29 @@ public final class ServerExchange {
     }
     /// Body bytes handed to the client connection so far.
     public private(set) var bytesSent = 0
+    /// Where this reply starts and ends in the connection's output (-1: not yet).
+    private var startPosition = -1
+    private var endPosition = Int.max
+    /// The connection's count of accepted bytes when the exchange let go of it.
+    private var finalSent = 0
+
+    /// Bytes of this reply (head, framing and body) the client's socket has accepted so far.
+    public var bytesWritten: Int {
+        guard startPosition >= 0 else { return 0 }
+        let sent = connection?.sentTotal ?? finalSent
+        return max(0, min(sent, endPosition) - startPosition)
+    }
+
+    /// Called once when the exchange is over on the connection's side: its reply written whole,
+    /// or the connection gone. `bytesWritten` is final then.
+    public var onEnd: (() -> Void)?
     /// Whether the reply has ended (completed, aborted, or the client left); nothing more can be sent.
     public var isEnded: Bool { state == .flushing || state == .ended }
     /// Identifies the client connection, so callers can tell a reused connection from a new one.
     public let connectionID: Int
+    /// Whether the exchange is over on the connection's side (reply written whole, or the
+    /// connection gone); `bytesWritten` no longer changes.
+    public var isOver: Bool { state == .ended }
     /// Whether the reply's head has gone out.
     public var hasStarted: Bool { state != .pending }
 
@@ -85,8 +104,10 @@ public final class ServerExchange {
     /// Sends a whole reply (any `Content-Length` in `headers` is replaced by the body's).
     public func respond(status: Int, headers: HTTPHeaders, body: [UInt8]) {
         guard state == .pending, let connection else { return }
+        startPosition = connection.outputPosition()
         connection.writeWhole(request: head, status: status, headers: headers, body: body, keepAlive: head.keepAlive)
         if !head.forbidsResponseBody { bytesSent += body.count }
+        endPosition = connection.outputPosition()
         state = .flushing
         connection.answerComplete(keepAlive: head.keepAlive)
     }
@@ -95,6 +116,7 @@ public final class ServerExchange {
     /// HTTP/1.1 clients and until the connection closes to HTTP/1.0 ones.
     public func startStream(status: Int, headers: HTTPHeaders) {
         guard state == .pending, let connection else { return }
+        startPosition = connection.outputPosition()
         (framing, keepAlive) = connection.writeStreamHead(request: head, status: status, headers: headers)
         if case .length(let n) = framing { owed = n }
         state = .streaming
@@ -141,6 +163,7 @@ public final class ServerExchange {
         default:
             break
         }
+        endPosition = connection.outputPosition()
         state = .flushing
         connection.answerComplete(keepAlive: keepAlive)
     }
@@ -149,6 +172,7 @@ public final class ServerExchange {
     /// already queued have reached the client: the client sees a truncated transfer.
     public func abortStream() {
         guard state == .streaming, let connection else { return }
+        endPosition = connection.outputPosition()
         state = .flushing
         connection.abortAnswer()
     }
@@ -169,8 +193,12 @@ public final class ServerExchange {
     /// Drops every callback into this exchange (its server is going away).
     func detach() {
         observer = nil
+        finalSent = connection?.sentTotal ?? finalSent
         connection = nil
         state = .ended
+        let onEnd = self.onEnd
+        self.onEnd = nil
+        onEnd?()
     }
 
     // MARK: called by the connection
@@ -193,10 +221,14 @@ public final class ServerExchange {
         guard state != .ended else { return }
         state = .ended
         let server = connection?.server
+        finalSent = connection?.sentTotal ?? finalSent
         connection = nil
         server?.exchangeEnded()
         let observer = self.observer
         self.observer = nil
         if reportingGone { observer?.clientGone() }
+        let onEnd = self.onEnd
+        self.onEnd = nil
+        onEnd?()
     }
 }

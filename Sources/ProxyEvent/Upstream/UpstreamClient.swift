@@ -26,9 +26,22 @@ public final class UpstreamClient {
         return true
     }()
 
-    public init(loop: EventLoop) {
+    /// Connections kept open for reuse; the oldest idle one is closed past it.
+    let maxIdleConnections: Int
+
+    /// Body bytes one pass of the loop delivers before the transfers that would deliver more
+    /// yield (pause, and resume on the loop's next turn), so other clients get their turn.
+    static let passBudgetBytes = 256 * 1024
+    /// Body bytes delivered in the current pass.
+    var passBytes = 0
+    /// Transfers that yielded in this pass, resumed on the loop's next turn.
+    private var yielded: [UpstreamTransfer] = []
+    private var yieldEvent: OpaquePointer?
+
+    public init(loop: EventLoop, maxIdleConnections: Int = 32) {
         _ = UpstreamClient.globalInit
         self.loop = loop
+        self.maxIdleConnections = max(1, maxIdleConnections)
         multi = curl_multi_init()
         let me = Unmanaged.passUnretained(self).toOpaque()
         cproxy_multi_setopt_socket_cb(multi) { easy, socket, what, userp, _ in
@@ -39,16 +52,21 @@ public final class UpstreamClient {
             Unmanaged<UpstreamClient>.fromOpaque(userp!).takeUnretainedValue().setTimer(ms: timeoutMs)
         }
         cproxy_multi_setopt_ptr(multi, CURLMOPT_TIMERDATA, me)
-        cproxy_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 256)
+        cproxy_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, self.maxIdleConnections)
         cproxy_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
         timerEvent = event_new(loop.base, -1, 0, { _, _, arg in
             Unmanaged<UpstreamClient>.fromOpaque(arg!).takeUnretainedValue().timerFired()
+        }, me)
+        yieldEvent = event_new(loop.base, -1, 0, { _, _, arg in
+            Unmanaged<UpstreamClient>.fromOpaque(arg!).takeUnretainedValue().resumeYielded()
         }, me)
     }
 
     deinit {
         for t in Array(transfers.values) { t.cancel() }
+        yielded.removeAll()
         if let timerEvent { event_del(timerEvent); event_free(timerEvent) }
+        if let yieldEvent { event_del(yieldEvent); event_free(yieldEvent) }
         for h in idleHandles { curl_easy_cleanup(h) }
         for u in parsedURLs.values { curl_url_cleanup(u) }
         curl_multi_cleanup(multi)
@@ -85,7 +103,8 @@ public final class UpstreamClient {
     /// Takes a transfer off the multi handle and recycles its easy handle.
     func remove(_ transfer: UpstreamTransfer) {
         curl_multi_remove_handle(multi, transfer.easy)
-        if idleHandles.count < 256 { idleHandles.append(transfer.easy) } else { curl_easy_cleanup(transfer.easy) }
+        // Recycled handles keep their buffers: keep about as many as connections.
+        if idleHandles.count < maxIdleConnections { idleHandles.append(transfer.easy) } else { curl_easy_cleanup(transfer.easy) }
         transfers[ObjectIdentifier(transfer)] = nil
     }
 
@@ -223,6 +242,7 @@ public final class UpstreamClient {
         if events & Int16(EV_WRITE) != 0 { action |= CURL_CSELECT_OUT }
         var running: Int32 = 0
         batching?.beginBatch()
+        passBytes = 0
         curl_multi_socket_action(multi, fd, action, &running)
         collectFinished()
         batching?.endBatch()
@@ -231,7 +251,28 @@ public final class UpstreamClient {
     private func timerFired() {
         var running: Int32 = 0
         batching?.beginBatch()
+        passBytes = 0
         curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running)
+        collectFinished()
+        batching?.endBatch()
+    }
+
+    /// `transfer` used up this pass's budget: it resumes on the loop's next turn, after the
+    /// loop has seen to whatever else is ready.
+    func yieldUntilNextTurn(_ transfer: UpstreamTransfer) {
+        if yielded.isEmpty {
+            var now = timeval(tv_sec: 0, tv_usec: 0)
+            event_add(yieldEvent, &now)
+        }
+        yielded.append(transfer)
+    }
+
+    private func resumeYielded() {
+        let list = yielded
+        yielded.removeAll()
+        batching?.beginBatch()
+        passBytes = 0
+        for t in list { t.resumeAfterYield() }
         collectFinished()
         batching?.endBatch()
     }

@@ -66,6 +66,13 @@ public final class UpstreamTransfer {
             cproxy_easy_setopt_ptr(easy, CURLOPT_URL, urlText)
         }
         cproxy_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeoutSeconds * 1000))
+        // "" turns decoding on for every encoding libcurl knows; nil turns it off (a recycled
+        // handle keeps the last transfer's choice).
+        if request.decodesAnswer {
+            cproxy_easy_setopt_ptr(easy, CURLOPT_ACCEPT_ENCODING, "")
+        } else {
+            cproxy_easy_setopt_ptr(easy, CURLOPT_ACCEPT_ENCODING, nil)
+        }
         // The method: back to a plain GET first (this also clears upload and no-body), then
         // what this request needs.
         cproxy_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
@@ -147,7 +154,7 @@ public final class UpstreamTransfer {
 
     /// Resumes a paused body.
     public func resume() {
-        guard isPaused, !finishedAlready else { return }
+        guard isPaused, !finishedAlready, !yielding else { return }
         isPaused = false
         curl_easy_pause(easy, CURLPAUSE_CONT)
     }
@@ -192,10 +199,27 @@ public final class UpstreamTransfer {
         return count
     }
 
+    /// Paused because the loop's pass used up its budget (not because the client is slow).
+    private var yielding = false
+
+    func resumeAfterYield() {
+        guard yielding else { return }
+        yielding = false
+        resume()
+    }
+
     private func bodyBytes(_ ptr: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
         guard let handler else { return 0 }
+        if client.passBytes >= UpstreamClient.passBudgetBytes {
+            // libcurl keeps these bytes and delivers them again after the resume.
+            isPaused = true
+            yielding = true
+            client.yieldUntilNextTurn(self)
+            return Int(CURL_WRITEFUNC_PAUSE)
+        }
         switch handler.transferBody(UnsafeRawBufferPointer(start: ptr, count: count)) {
         case .accepted:
+            client.passBytes += count
             return count
         case .pause:
             isPaused = true

@@ -1,0 +1,177 @@
+@testable import ProxyCore
+import Testing
+
+/// Complete events, then the start of one that never ends.
+private let completeEvents = Array("""
+    data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}
+
+    : a comment between events
+
+    data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"<think>why</think>Hi"},"finish_reason":null}]}
+
+
+    """.utf8)
+private let unfinished = Array(#"data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"NEVER-SENT"#.utf8)
+
+/// The data of every event in `stream`, in order.
+private func eventData(_ stream: [UInt8]) -> [String] {
+    var parser = SSEParser()
+    var out: [String] = []
+    parser.feed(stream) { if case .event(let e, _) = $0 { out.append(e.data) } }
+    return out
+}
+
+@Suite("Answers are bounded and go out event by event (SPEC §3.5, §2)")
+struct AnswerBoundsTests {
+    @Test("a stream that breaks mid-event sends only complete events, then one error event", arguments: [ThinkMode.off, .split, .strip])
+    func breakMidEvent(mode: ThinkMode) throws {
+        let input = completeEvents + unfinished
+        let reference = transform([completeEvents], settings(mode), complete: false)
+        for cut in 0...input.count {
+            let out = transform([Array(input[..<cut]), Array(input[cut...])], settings(mode), complete: false)
+            #expect(out == reference, "\(mode) cut at \(cut)")
+        }
+        let text = String(decoding: reference, as: UTF8.self)
+        #expect(!text.contains("NEVER-SENT"))
+        let events = eventData(reference)
+        // Every event is whole JSON; the last is proxyd's error.
+        for e in events { #expect((try? JSONValue.parse(e)) != nil, "\(e)") }
+        let last = try JSONValue.parse(events.last!)
+        #expect(last["error"]?["code"]?.stringValue == "stream_interrupted")
+        #expect(last["error"]?["type"]?.stringValue == "upstream_error")
+        if mode == .off {
+            // Byte for byte: the complete events as they came, then the error event.
+            #expect(Array(reference.prefix(completeEvents.count)) == completeEvents)
+            #expect(text.dropFirst(completeEvents.count).hasPrefix("data: {\"error\""))
+        }
+    }
+
+    @Test("off mode holds an event until its blank line, then sends it as it came")
+    func offHoldsUntilBlankLine() {
+        let t = ChatStreamTransform(settings: settings(.off))
+        var out: [UInt8] = []
+        let event = Array(#"data: {"choices":[{"index":0,"delta":{"content":"x"}}]}"#.utf8)
+        (event + [0x0A]).withUnsafeBytes { t.feed($0, into: &out) }
+        #expect(out.isEmpty)
+        [UInt8(0x0A)].withUnsafeBytes { t.feed($0, into: &out) }
+        #expect(out == event + [0x0A, 0x0A])
+    }
+
+    @Test("a stream that ends cleanly mid-event says so, without the partial bytes")
+    func endsInsideEvent() throws {
+        let out = transform([completeEvents + unfinished], settings(.off), complete: true)
+        let last = try JSONValue.parse(eventData(out).last!)
+        #expect(last["error"]?["code"]?.stringValue == "stream_incomplete")
+        #expect(!String(decoding: out, as: UTF8.self).contains("NEVER-SENT"))
+    }
+
+    @Test("an event over maxEventBytes ends the stream with event_too_large, holding no more than the limit",
+          arguments: [ThinkMode.off, .split])
+    func eventTooLarge(mode: ThinkMode) throws {
+        let limit = 4096
+        let t = ChatStreamTransform(settings: settings(mode), maxEventBytes: limit)
+        var out: [UInt8] = []
+        completeEvents.withUnsafeBytes { t.feed($0, into: &out) }
+        let before = out
+        let huge = Array(#"data: {"choices":[{"index":0,"delta":{"content":""#.utf8) + [UInt8](repeating: 0x61, count: 100_000)
+        var offset = 0
+        while offset < huge.count && !t.overflowed {
+            let piece = Array(huge[offset..<min(huge.count, offset + 1000)])
+            piece.withUnsafeBytes { t.feed($0, into: &out) }
+            #expect(t.parser.heldBytes <= limit)
+            offset += piece.count
+        }
+        #expect(t.overflowed)
+        #expect(offset < 2 * limit)  // noticed as soon as the limit was passed
+        #expect(out == before)
+        t.finish(upstreamComplete: false, reason: "cancelled", into: &out)
+        let last = try JSONValue.parse(eventData(out).last!)
+        #expect(last["error"]?["code"]?.stringValue == "event_too_large")
+    }
+
+    @Test("the SSE parser refuses an item over its limit on every path: one piece, many pieces, a line with no end")
+    func parserLimit() {
+        let limit = 1024
+        let event = Array("data: ".utf8) + [UInt8](repeating: 0x62, count: 2000) + [0x0A, 0x0A]
+        for pieceSize in [1, 7, 100, event.count] {
+            var p = SSEParser(maxHeldBytes: limit)
+            var events = 0
+            var offset = 0
+            while offset < event.count {
+                let piece = Array(event[offset..<min(event.count, offset + pieceSize)])
+                piece.withUnsafeBytes { p.feed($0, onEvent: { _ in events += 1 }, onOther: { _ in }) }
+                #expect(p.heldBytes <= limit)
+                offset += piece.count
+            }
+            #expect(p.overflowed, "pieces of \(pieceSize)")
+            #expect(events == 0)
+            // Nothing more comes out after an overflow.
+            Array("data: ok\n\n".utf8).withUnsafeBytes { p.feed($0, onEvent: { _ in events += 1 }, onOther: { _ in }) }
+            #expect(events == 0)
+        }
+        // Events at the limit pass, in one piece or many.
+        var p = SSEParser(maxHeldBytes: 64)
+        var seen: [String] = []
+        Array("data: short\n\ndata: also short\n\n".utf8).withUnsafeBytes {
+            p.feed($0, onEvent: { seen.append(String(decoding: $0.data, as: UTF8.self)) }, onOther: { _ in })
+        }
+        #expect(seen == ["short", "also short"] && !p.overflowed)
+    }
+
+    @Test("an Anthropic event over maxEventBytes ends the translated stream with event_too_large")
+    func anthropicEventTooLarge() throws {
+        var t = AnthropicStreamTranslator(AnthropicTranslation(created: 1, includeUsage: false, reasoningField: "reasoning_content",
+                                                               keepReasoning: true), maxEventBytes: 2048)
+        let start = Array(#"event: message_start\#ndata: {"type":"message_start","message":{"id":"m","model":"claude","usage":{"input_tokens":1,"output_tokens":0}}}\#n\#nevent: content_block_delta\#ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}\#n\#n"#.utf8)
+        var out: [UInt8] = []
+        start.withUnsafeBytes { for case .output(let o) in t.feed($0) { out += o } }
+        let huge = Array(#"event: content_block_delta\#ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""#.utf8)
+            + [UInt8](repeating: 0x61, count: 10_000)
+        huge.withUnsafeBytes { for case .output(let o) in t.feed($0) { out += o } }
+        #expect(t.overflowed)
+        out += t.finish(upstreamComplete: false, reason: "cancelled")
+        let last = try JSONValue.parse(eventData(out).last!)
+        #expect(last["error"]?["code"]?.stringValue == "event_too_large")
+    }
+
+    @Test("an exchange that ended badly is logged at warn")
+    func accessLevels() {
+        var r = ExchangeRecord(requestID: "r", method: "POST", route: "chat_completions")
+        r.status = 200
+        #expect(r.logLevel == .info)
+        r.outcome = "client_gone"
+        #expect(r.logLevel == .info)
+        r.outcome = "upstream_broke"
+        #expect(r.logLevel == .warn)
+        r.outcome = nil
+        for status in [502, 503, 504, 500] {
+            r.status = status
+            #expect(r.logLevel == .warn, "\(status)")
+        }
+        r.status = 404
+        #expect(r.logLevel == .info)
+    }
+
+    @Test("warning is read as warn; the answer limits and the idle pool are configurable")
+    func configuration() throws {
+        #expect(LogLevel(named: "warning") == .warn && LogLevel(named: "warn") == .warn && LogLevel(named: "loud") == nil)
+        let c = try ConfigurationLoader.load(file: Array("""
+            {"inheritDefaults": false, "log": {"level": "warning"},
+             "server": {"maxResponseBytes": 1048576, "maxEventBytes": 262144, "maxIdleUpstreamConnections": 4}}
+            """.utf8), environment: [:])
+        #expect(c.logLevel == .warn)
+        #expect(c.server.maxResponseBytes == 1 << 20 && c.server.maxEventBytes == 256 << 10 && c.server.maxIdleUpstreamConnections == 4)
+        let d = try ConfigurationLoader.load(file: Array(#"{"inheritDefaults": false}"#.utf8), environment: [:])
+        #expect(d.server.maxResponseBytes == 64 << 20 && d.server.maxEventBytes == 16 << 20 && d.server.maxIdleUpstreamConnections == 32)
+        #expect(throws: ConfigurationError.self) {
+            try ConfigurationLoader.load(file: Array(#"{"server": {"maxEventBytes": 10}}"#.utf8), environment: [:])
+        }
+        do {
+            _ = try ConfigurationLoader.load(file: Array(#"{"server": {"maxIdleUpstreamConnections": 0, "maxResponseBytes": "big"}}"#.utf8), environment: [:])
+            Issue.record("loaded")
+        } catch {
+            #expect(error.problems.contains("server.maxIdleUpstreamConnections: must be at least 1"))
+            #expect(error.problems.contains("server.maxResponseBytes: must be an integer, not string"))
+        }
+    }
+}
