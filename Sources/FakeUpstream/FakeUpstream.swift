@@ -19,6 +19,18 @@ import Synchronization
 /// - `x-fake-hang: 1` never answer;
 /// - Anthropic only: `x-fake-tool: NAME` (and `x-fake-tool-input: JSON`) answers with a tool_use
 ///   block; `x-fake-stream-error: TYPE` sends an error event right after message_start.
+/// - `x-fake-raw: JSON` answers, whatever the path and in place of every other answer, with
+///   exactly the bytes scripted: a JSON array of pieces `["text", repeat]` (`["text"]`: once),
+///   the body being each text (JSON escapes allowed, sent as UTF-8) repeated in turn. The body is
+///   made as the client reads it, so repeats may add up to gigabytes. With it:
+///   - `x-fake-raw-status: S` the status (default 200);
+///   - `x-fake-raw-type: T` the Content-Type (default `text/event-stream`; empty: none);
+///   - `x-fake-raw-length: 1` a `Content-Length` of the bytes on the wire instead of chunked framing;
+///   - `x-fake-raw-end: clean|reset` end the body properly (default), or drop the connection after
+///     the last byte so the transfer breaks off;
+///   - `x-fake-raw-encoding: gzip|deflate` wrap the body as gzip or zlib made of stored
+///     (uncompressed) deflate blocks, with the matching `Content-Encoding`.
+///   A malformed raw script is answered 400.
 /// Routes: `POST …/chat/completions`, `POST …/v1/messages`, `GET …/models`, `GET /bulk?bytes=N`
 /// (N bytes of octet-stream, sent as fast as the reader takes them); anything else echoes
 /// what it received as JSON.
@@ -157,6 +169,10 @@ public final class FakeUpstream: @unchecked Sendable {
         guard !exchange.isEnded else { return }
         let r = exchange.request
         let path = r.path
+        if script.raw != nil {
+            rawAnswer(exchange, script: script)
+            return
+        }
         if let status = script.status, !r.path.hasSuffix("/model-list.json") {
             done()
             exchange.respond(.json(status, .object([("error", .object([
@@ -265,6 +281,15 @@ struct Script {
     var toolInput = #"{"city":"Paris","days":2}"#
     /// Anthropic: an error event of this type right after message_start.
     var streamError: String?
+    /// Raw byte script (`x-fake-raw*`, see FakeUpstream+Raw.swift): the pieces' JSON, then the
+    /// status, Content-Type, whether to send a Content-Length, the end (clean/reset) and the
+    /// encoding (gzip/deflate), checked when the answer starts.
+    var raw: String?
+    var rawStatus: String?
+    var rawType: String?
+    var rawLength = false
+    var rawEnd: String?
+    var rawEncoding: String?
 
     init(_ h: HTTPHeaders) {
         if let v = h["x-fake-chunks"].flatMap({ Int($0) }) { chunks = max(1, v) }
@@ -279,6 +304,12 @@ struct Script {
         tool = h["x-fake-tool"]
         if let v = h["x-fake-tool-input"] { toolInput = v }
         streamError = h["x-fake-stream-error"]
+        raw = h["x-fake-raw"]
+        rawStatus = h["x-fake-raw-status"]
+        rawType = h["x-fake-raw-type"]
+        rawLength = h["x-fake-raw-length"].map { $0 != "0" && !$0.isEmpty } ?? false
+        rawEnd = h["x-fake-raw-end"]
+        rawEncoding = h["x-fake-raw-encoding"]
     }
 
     /// `text` cut into `n` nearly equal pieces on character boundaries.
