@@ -214,6 +214,12 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
         transfer = nil
         disarm()
         if finished { return }
+        // The transfer was cancelled because the client left (a write to it failed): that is
+        // how the exchange ended, whatever the upstream did.
+        if client.isEnded {
+            clientLeft()
+            return
+        }
         if failingOver {
             failingOver = false
             nextCandidateOrFail()

@@ -95,6 +95,9 @@ final class ClientConnection {
     /// Bytes queued for the client and not yet written.
     var queuedBytes: Int { output.count - outputStart }
 
+    /// A write failed: nothing more reaches the client (the exchange hears of it from the loop).
+    var isBroken: Bool { broken }
+
     /// Bytes the socket has accepted since the connection opened.
     private(set) var sentTotal = 0
 

@@ -71,7 +71,8 @@ public final class ServerExchange {
     /// or the connection gone. `bytesWritten` is final then.
     public var onEnd: (() -> Void)?
     /// Whether the reply has ended (completed, aborted, or the client left); nothing more can be sent.
-    public var isEnded: Bool { state == .flushing || state == .ended }
+    /// A write to the client has failed counts too: the client is gone, and is reported so soon.
+    public var isEnded: Bool { state == .flushing || state == .ended || connection?.isBroken == true }
     /// Identifies the client connection, so callers can tell a reused connection from a new one.
     public let connectionID: Int
     /// Whether the exchange is over on the connection's side (reply written whole, or the

@@ -13,6 +13,8 @@ final class TestConnection {
 
     let fd: Int32
     private var buffer: [UInt8] = []
+    /// Every byte received on the connection so far.
+    private(set) var received = 0
 
     init(port: Int, timeoutSeconds: Int = 20) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -69,6 +71,7 @@ final class TestConnection {
             throw Failure(description: "recv failed: errno \(errno)")
         }
         buffer.append(contentsOf: chunk[0..<n])
+        received += n
         return true
     }
 
