@@ -21,6 +21,8 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
     private var pendingError: ProxyError?
     private var wholeBody: [UInt8] = []
     private var finished = false
+    /// Complete on proxyd's side; the access record waits for the client's side to end.
+    private var awaitingClient = false
     private var failingOver = false
     /// One timer per exchange: the head's time limit while an attempt waits for its head, then
     /// the stream's idle limit, checked against `lastActivity` when it fires (so body bytes
@@ -364,8 +366,25 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
         guard !finished else { return }
         finished = true
         disarm()
-        client.observer = nil
         record.durationSeconds = monotonicNow() - started
-        worker.finish(record, once: client)
+        // Logged once the client has the whole answer or has gone (`exchangeOver`), so that
+        // `bytes_out` is what its socket took. The client holds this object until then.
+        if client.isOver {
+            client.observer = nil
+            logRecord()
+        } else {
+            awaitingClient = true
+        }
+    }
+
+    func exchangeOver() {
+        guard awaitingClient else { return }
+        awaitingClient = false
+        logRecord()
+    }
+
+    private func logRecord() {
+        record.bytesOut = client.bytesWritten
+        worker.finish(record)
     }
 }

@@ -10,10 +10,14 @@ public protocol ServerExchangeObserver: AnyObject {
     /// proxyd cut the exchange off (the shutdown grace period ended); a request not answered
     /// yet was answered 503.
     func clientCut()
+    /// The exchange is over on the connection's side: its reply written whole, or the
+    /// connection gone (after `clientGone` or `clientCut`). `bytesWritten` is final.
+    func exchangeOver()
 }
 
 extension ServerExchangeObserver {
     public func clientCut() { clientGone() }
+    public func exchangeOver() {}
 }
 
 /// One client request and its reply, on the server's loop. The reply is whole (`respond`) or
@@ -189,14 +193,17 @@ public final class ServerExchange {
         connection?.cut()
         end(reportingGone: false)
         observer?.clientCut()
+        observer?.exchangeOver()
     }
 
     /// Drops every callback into this exchange (its server is going away).
     func detach() {
-        observer = nil
+        let observer = self.observer
+        self.observer = nil
         finalSent = connection?.sentTotal ?? finalSent
         connection = nil
         state = .ended
+        observer?.exchangeOver()
         let onEnd = self.onEnd
         self.onEnd = nil
         onEnd?()
@@ -228,6 +235,7 @@ public final class ServerExchange {
         let observer = self.observer
         self.observer = nil
         if reportingGone { observer?.clientGone() }
+        observer?.exchangeOver()
         let onEnd = self.onEnd
         self.onEnd = nil
         onEnd?()

@@ -13,7 +13,9 @@ public final class UpstreamClient {
     /// Transfers under way, kept alive here until they complete or are cancelled.
     var transfers: [ObjectIdentifier: UpstreamTransfer] = [:]
     /// Easy handles of finished transfers, reset and ready for the next one.
-    private var idleHandles: [UnsafeMutableRawPointer] = []
+    /// Each with whether it has libcurl decode answers (an option that costs a few thousand
+    /// instructions to set, so it is set only when a transfer needs the other value).
+    private var idleHandles: [(handle: UnsafeMutableRawPointer, decodes: Bool)] = []
     /// Parsed URLs (CURLU handles) by their text, so libcurl does not parse the same upstream URL
     /// for every request. libcurl only reads them. Bounded: past the limit, URLs are set as text.
     private var parsedURLs: [String: OpaquePointer] = [:]
@@ -67,7 +69,7 @@ public final class UpstreamClient {
         yielded.removeAll()
         if let timerEvent { event_del(timerEvent); event_free(timerEvent) }
         if let yieldEvent { event_del(yieldEvent); event_free(yieldEvent) }
-        for h in idleHandles { curl_easy_cleanup(h) }
+        for h in idleHandles { curl_easy_cleanup(h.handle) }
         for u in parsedURLs.values { curl_url_cleanup(u) }
         curl_multi_cleanup(multi)
     }
@@ -87,9 +89,9 @@ public final class UpstreamClient {
 
     /// An easy handle: a recycled one (with its previous transfer's options) when there is
     /// one, else a new one (`fresh`, with libcurl's defaults).
-    func takeHandle() -> (UnsafeMutableRawPointer, fresh: Bool) {
-        if let h = idleHandles.popLast() { return (h, false) }
-        return (curl_easy_init(), true)
+    func takeHandle() -> (UnsafeMutableRawPointer, fresh: Bool, decodes: Bool) {
+        if let h = idleHandles.popLast() { return (h.handle, false, h.decodes) }
+        return (curl_easy_init(), true, false)
     }
 
     /// Starts a transfer; its callbacks run on this loop.
@@ -104,7 +106,11 @@ public final class UpstreamClient {
     func remove(_ transfer: UpstreamTransfer) {
         curl_multi_remove_handle(multi, transfer.easy)
         // Recycled handles keep their buffers: keep about as many as connections.
-        if idleHandles.count < maxIdleConnections { idleHandles.append(transfer.easy) } else { curl_easy_cleanup(transfer.easy) }
+        if idleHandles.count < maxIdleConnections {
+            idleHandles.append((transfer.easy, transfer.decodes))
+        } else {
+            curl_easy_cleanup(transfer.easy)
+        }
         transfers[ObjectIdentifier(transfer)] = nil
     }
 

@@ -45,12 +45,15 @@ public final class UpstreamTransfer {
     public private(set) var headDelivered = false
     private var finishedAlready = false
     public private(set) var isPaused = false
+    /// Whether libcurl decodes this transfer's answer (the handle keeps the setting).
+    let decodes: Bool
 
     init(client: UpstreamClient, request: UpstreamRequest, handler: UpstreamTransferDelegate) {
         self.client = client
         self.handler = handler
-        let (handle, fresh) = client.takeHandle()
+        let (handle, fresh, decoding) = client.takeHandle()
         easy = handle
+        decodes = request.decodesAnswer
         let me = Unmanaged.passUnretained(self).toOpaque()
         if fresh { UpstreamTransfer.setFixedOptions(handle, client: client) }
         // Everything below is set on every transfer: a recycled handle keeps the options of
@@ -68,10 +71,12 @@ public final class UpstreamTransfer {
         cproxy_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeoutSeconds * 1000))
         // "" turns decoding on for every encoding libcurl knows; nil turns it off (a recycled
         // handle keeps the last transfer's choice).
-        if request.decodesAnswer {
-            cproxy_easy_setopt_ptr(easy, CURLOPT_ACCEPT_ENCODING, "")
-        } else {
-            cproxy_easy_setopt_ptr(easy, CURLOPT_ACCEPT_ENCODING, nil)
+        if fresh || decoding != decodes {
+            if decodes {
+                cproxy_easy_setopt_ptr(easy, CURLOPT_ACCEPT_ENCODING, "")
+            } else {
+                cproxy_easy_setopt_ptr(easy, CURLOPT_ACCEPT_ENCODING, nil)
+            }
         }
         // The method: back to a plain GET first (this also clears upload and no-body), then
         // what this request needs.
