@@ -134,6 +134,32 @@ struct AnswerBoundsTests {
         #expect(last["error"]?["code"]?.stringValue == "event_too_large")
     }
 
+    @Test("endless leading whitespace is not held: past the bound it is answer (or dropped reasoning whitespace)")
+    func leadingWhitespaceBound() {
+        var s = ThinkSplitter(tags: ["think"], assumeOpen: false)
+        var out = ThinkSplitter.Output()
+        for _ in 0..<100_000 { s.feed(Array(" \n".utf8), into: &out) }
+        #expect(s.pending.count <= ThinkSplitter.maxLeadingWhitespace + 2)
+        s.feed(Array("<think>late</think>hi".utf8), into: &out)
+        s.finish(into: &out)
+        #expect(out.reasoning.isEmpty)
+        #expect(out.content.count == 200_000 + "<think>late</think>hi".utf8.count)
+        var open = ThinkSplitter(tags: ["think"], assumeOpen: true)
+        var o2 = ThinkSplitter.Output()
+        for _ in 0..<100_000 { open.feed(Array("  ".utf8), into: &o2) }
+        #expect(open.pending.count <= ThinkSplitter.maxLeadingWhitespace + 2)
+        open.feed(Array("why</think>answer".utf8), into: &o2)
+        open.finish(into: &o2)
+        #expect(String(decoding: o2.reasoning, as: UTF8.self) == "why" && String(decoding: o2.content, as: UTF8.self) == "answer")
+        // Under the bound, whitespace before a tag is still just whitespace before a tag.
+        var short = ThinkSplitter(tags: ["think"], assumeOpen: false)
+        var o3 = ThinkSplitter.Output()
+        for _ in 0..<100 { short.feed(Array(" ".utf8), into: &o3) }
+        short.feed(Array("<think>r</think>c".utf8), into: &o3)
+        short.finish(into: &o3)
+        #expect(String(decoding: o3.reasoning, as: UTF8.self) == "r" && String(decoding: o3.content, as: UTF8.self) == "c")
+    }
+
     @Test("an exchange that ended badly is logged at warn")
     func accessLevels() {
         var r = ExchangeRecord(requestID: "r", method: "POST", route: "chat_completions")

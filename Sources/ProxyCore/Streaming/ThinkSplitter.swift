@@ -45,6 +45,11 @@ public struct ThinkSplitter: Sendable {
         state == .reasoning && pending.isEmpty && (!droppingWhitespace || !ThinkSplitter.isSpace(firstByte))
     }
 
+    /// The most leading whitespace held while waiting to see whether an opening tag follows;
+    /// past it the content is taken not to start with one (a stream of endless whitespace must
+    /// not grow memory).
+    static let maxLeadingWhitespace = 4096
+
     /// Whether the block has closed (or never opened): the rest is answer, untouched.
     public var isPassingThrough: Bool { state == .content }
 
@@ -105,7 +110,23 @@ public struct ThinkSplitter: Sendable {
     mutating func resolveLeading(into out: inout Output) {
         let start = pending.firstIndex { !ThinkSplitter.isSpace($0) } ?? pending.endIndex
         let trimmed = pending[start...]
-        if trimmed.isEmpty { return }
+        if trimmed.isEmpty {
+            // Whitespace only so far: held while a tag may follow, but not without bound.
+            guard pending.count > ThinkSplitter.maxLeadingWhitespace else { return }
+            if assumeOpen {
+                // Reasoning from the start, its leading whitespace dropped (as it would be).
+                pending.removeAll()
+                state = .reasoning
+                closers = closeTags
+                droppingWhitespace = true
+            } else {
+                // No tag can count this late: the content is answer, as written.
+                state = .content
+                out.content.append(contentsOf: pending)
+                pending.removeAll()
+            }
+            return
+        }
         if let i = openTags.firstIndex(where: { $0.elementsEqual(trimmed) }) {
             pending.removeAll()
             enterBlock(openedBy: i)
