@@ -160,6 +160,21 @@ struct AnswerBoundsTests {
         #expect(String(decoding: o3.reasoning, as: UTF8.self) == "r" && String(decoding: o3.content, as: UTF8.self) == "c")
     }
 
+    @Test("a stream numbering endless choices keeps state for at most 128 of them")
+    func choiceBound() {
+        let t = ChatStreamTransform(settings: settings(.split))
+        var out: [UInt8] = []
+        for i in 0..<1000 {
+            let e = Array(#"data: {"choices":[{"index":\#(i),"delta":{"content":"<think>r</think>c"}}]}"#.utf8) + [0x0A, 0x0A]
+            e.withUnsafeBytes { t.feed($0, into: &out) }
+        }
+        #expect(t.rewriter.choices.entries.count == ChatChunkRewriter.maxChoices)
+        let text = String(decoding: out, as: UTF8.self)
+        // The first ones are split, the rest pass as they came.
+        #expect(text.contains(#""index":0"#) && text.contains(#""reasoning_content":"r""#))
+        #expect(text.contains(#"{"index":999,"delta":{"content":"<think>r</think>c"}}"#))
+    }
+
     @Test("an exchange that ended badly is logged at warn")
     func accessLevels() {
         var r = ExchangeRecord(requestID: "r", method: "POST", route: "chat_completions")

@@ -31,6 +31,9 @@ public struct ChatChunkRewriter: Sendable {
     }
 
     var choices = ChoiceStates()
+    /// The most choices one stream gets `<think>` processing for (OpenAI allows `n` up to 128);
+    /// an upstream that numbers more cannot grow the state without bound.
+    static let maxChoices = 128
     /// Fields copied into a chunk proxyd has to make itself (a final flush).
     /// Kept as the JSON text they came as, and parsed only when a chunk has to be made.
     var idText: [UInt8]?
@@ -182,9 +185,11 @@ public struct ChatChunkRewriter: Sendable {
             let position: Int
             if let p = choices.position(of: c.index) {
                 position = p
-            } else {
+            } else if choices.entries.count < ChatChunkRewriter.maxChoices {
                 position = choices.entries.count
                 choices.entries.append((c.index, Choice(splitter: ThinkSplitter(tags: think.tags, assumeOpen: think.assumeOpen))))
+            } else {
+                continue  // past the bound: this choice's text goes out as it came
             }
             // Mutated in place in the list: a copy would copy its buffers on every change.
             let start = editBytes.count

@@ -245,8 +245,12 @@ public struct AnthropicStreamTranslator: Sendable {
             } else {
                 events.append(.failedBeforeOutput(status: status, error: error))
             }
+        case "content_block_stop":
+            // Blocks come one after another: a closed block's tool index is no longer needed
+            // (so the map stays as small as the blocks open at once).
+            toolIndexByBlock[e["index"]?.intValue ?? 0] = nil
         default:
-            break  // ping, content_block_stop, unknown events
+            break  // ping, unknown events
         }
     }
 
