@@ -216,3 +216,54 @@ struct AnswerBoundsTests {
         }
     }
 }
+
+@Suite("SSE edge cases the fuzzer found")
+struct SSEFuzzFindingsTests {
+    /// Events (data) and the joined reported bytes for `pieces`.
+    func parse(_ pieces: [[UInt8]]) -> (events: [String], bytes: [UInt8], held: Int) {
+        var p = SSEParser()
+        var events: [String] = []
+        var bytes: [UInt8] = []
+        for piece in pieces {
+            piece.withUnsafeBytes {
+                p.feed($0, onEvent: { events.append(String(decoding: $0.data, as: UTF8.self)); bytes += $0.raw },
+                       onOther: { bytes += $0 })
+            }
+        }
+        return (events, bytes, p.heldBytes)
+    }
+
+    @Test("a CRLF cut between its CR and LF leaves nothing held and changes nothing")
+    func crlfSplit() {
+        let input = Array("data: a\r\n\r\n".utf8)
+        let whole = parse([input])
+        for cut in 0...input.count {
+            let r = parse([Array(input[..<cut]), Array(input[cut...])])
+            #expect(r.events == whole.events && r.bytes == whole.bytes && r.held == 0, "cut \(cut)")
+        }
+    }
+
+    @Test("a BOM cut into pieces is still skipped; a false start of one is kept as text")
+    func bomSplit() {
+        let input = [0xEF, 0xBB, 0xBF] + Array("data: x\n\n".utf8)
+        for cut in 0...input.count {
+            let r = parse([Array(input[..<cut]), Array(input[cut...])])
+            #expect(r.events == ["x"] && r.bytes == input, "cut \(cut)")
+        }
+        let notBOM = [0xEF] + Array("data: y\n\n".utf8)
+        #expect(parse([Array(notBOM[..<1]), Array(notBOM[1...])]).bytes == notBOM)
+        #expect(parse([Array(notBOM[..<1]), Array(notBOM[1...])]).events == parse([notBOM]).events)
+    }
+
+    @Test("a rewritten chunk whose data came in several lines goes out as one valid data line")
+    func multiLineData() throws {
+        let input = Array("data: {\"choices\":[{\"index\":0,\ndata: \"delta\":{\"content\":\"<think>r</think>ok\"}}]}\n\ndata: [DONE]\n\n".utf8)
+        let out = transform([input], settings(.split))
+        var p = SSEParser()
+        var datas: [String] = []
+        p.feed(out) { if case .event(let e, _) = $0 { datas.append(e.data) } }
+        let first = try JSONValue.parse(datas[0])
+        #expect(first["choices"]?.arrayValue?.first?["delta"]?["reasoning_content"]?.stringValue == "r")
+        #expect(datas.last == "[DONE]")
+    }
+}

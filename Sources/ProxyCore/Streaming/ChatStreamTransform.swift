@@ -37,7 +37,12 @@ public final class ChatStreamTransform {
                 self.usage = u
                 if hide && ChatStreamTransform.isUsageOnly(e.data) { return }
             }
-            if !(rewriting && self.rewriter.rewrite(data: e.data, appendingEventTo: &out)) {
+            let start = out.count
+            if rewriting && self.rewriter.rewrite(data: e.data, appendingEventTo: &out) {
+                // Data that came in several `data:` lines is joined with LFs, which may survive
+                // as whitespace between JSON tokens: the one line written must not carry them.
+                if SSEParser.lineEnd(e.data, from: 0) < e.data.count { ChatStreamTransform.flattenLines(&out, from: start) }
+            } else {
                 out.append(contentsOf: e.raw)
             }
         }, onOther: { out.append(contentsOf: $0) })
@@ -47,6 +52,16 @@ public final class ChatStreamTransform {
     static func isUsageOnly(_ data: UnsafeRawBufferPointer) -> Bool {
         guard let layout = ChatChunkLayout.scan(data) else { return false }
         return layout.choices.isEmpty
+    }
+
+    /// Turns the LFs inside the event written at `start` (past `data: `, before its blank line)
+    /// into spaces. JSON text holds an LF only as whitespace between tokens.
+    static func flattenLines(_ out: inout [UInt8], from start: Int) {
+        var i = start + 6
+        while i < out.count - 2 {
+            if out[i] == 0x0A { out[i] = 0x20 }
+            i += 1
+        }
     }
 
     static func isDone(_ data: UnsafeRawBufferPointer) -> Bool {

@@ -76,6 +76,8 @@ public struct SSEParser: Sendable {
         feedLines(bytes, onEvent: onEvent, onOther: onOther)
     }
 
+    static let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+
     /// Nothing held from earlier bytes: the next byte starts a new line of a new item.
     var isClean: Bool { !lastWasCR && raw.isEmpty && line.isEmpty && !hasData && event == nil }
 
@@ -144,10 +146,28 @@ public struct SSEParser: Sendable {
         raw.append(contentsOf: bytes)
         var i = 0
         if atStart {
+            // A leading BOM is skipped for parsing; it may come split over feeds, so a proper
+            // prefix of it is held (in `raw`) until the third byte decides.
+            let k = min(3, raw.count)
+            if raw[0..<k].elementsEqual(SSEParser.bom[0..<k]) {
+                if k < 3 { return }
+                i = 3 - base
+            } else if base > 0 {
+                // What was held as a possible BOM is the start of the first line.
+                line.append(contentsOf: raw[0..<base])
+            }
             atStart = false
-            if n >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF { i = 3 }
         }
-        if lastWasCR && i < n && bytes[i] == 0x0A { i += 1 }
+        if lastWasCR && i < n && bytes[i] == 0x0A {
+            i += 1
+            if base == 0 {
+                // The LF of a CRLF whose CR ended the last item in the previous feed: it belongs
+                // to that item, which went out already, so it goes out now on its own instead
+                // of starting the next item.
+                onOther(UnsafeRawBufferPointer(rebasing: bytes[0..<1]))
+                reported = 1
+            }
+        }
         lastWasCR = false
         while i < n {
             var j = i
