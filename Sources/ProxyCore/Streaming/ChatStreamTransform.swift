@@ -41,7 +41,7 @@ public final class ChatStreamTransform {
             if rewriting && self.rewriter.rewrite(data: e.data, appendingEventTo: &out) {
                 // Data that came in several `data:` lines is joined with LFs, which may survive
                 // as whitespace between JSON tokens: the one line written must not carry them.
-                if SSEParser.lineEnd(e.data, from: 0) < e.data.count { ChatStreamTransform.flattenLines(&out, from: start) }
+                if e.isMultiLine { ChatStreamTransform.flattenLines(&out, from: start) }
             } else {
                 out.append(contentsOf: e.raw)
             }

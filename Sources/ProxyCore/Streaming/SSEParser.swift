@@ -26,6 +26,8 @@ public struct SSEParser: Sendable {
         public var eventName: String?
         public var id: String?
         public var raw: UnsafeRawBufferPointer
+        /// The data came in several `data:` lines (so it holds the LFs that joined them).
+        public var isMultiLine = false
     }
 
     var line: [UInt8] = []
@@ -33,6 +35,7 @@ public struct SSEParser: Sendable {
     var raw: [UInt8] = []
     var dataLines: [UInt8] = []
     var hasData = false
+    var multiLine = false
     var event: String?
     var id: String?
     var lastWasCR = false
@@ -199,6 +202,7 @@ public struct SSEParser: Sendable {
         line = []
         dataLines = []
         hasData = false
+        multiLine = false
         event = nil
     }
 
@@ -211,7 +215,8 @@ public struct SSEParser: Sendable {
                 let lastID = id
                 raw.withUnsafeBytes { r in
                     dataLines.withUnsafeBytes { d in
-                        onEvent(RawEvent(data: d, eventName: name, id: lastID, raw: UnsafeRawBufferPointer(rebasing: r[reported..<end])))
+                        onEvent(RawEvent(data: d, eventName: name, id: lastID, raw: UnsafeRawBufferPointer(rebasing: r[reported..<end]),
+                                         isMultiLine: multiLine))
                     }
                 }
             } else if end > reported {
@@ -220,6 +225,7 @@ public struct SSEParser: Sendable {
             reported = end
             dataLines.removeAll(keepingCapacity: true)
             hasData = false
+            multiLine = false
             event = nil
             return
         }
@@ -236,7 +242,7 @@ public struct SSEParser: Sendable {
         var value = colon < line.endIndex ? line[(colon + 1)...] : []
         if value.first == UInt8(ascii: " ") { value = value.dropFirst() }
         if SSEParser.field(name, is: "data") {
-            if hasData { dataLines.append(0x0A) }
+            if hasData { dataLines.append(0x0A); multiLine = true }
             dataLines.append(contentsOf: value)
             hasData = true
         } else if SSEParser.field(name, is: "event") {
@@ -268,6 +274,7 @@ public struct SSEParser: Sendable {
         line.removeAll()
         dataLines.removeAll()
         hasData = false
+        multiLine = false
         event = nil
     }
 }
