@@ -69,7 +69,7 @@ case .serve(let path, let overrides):
     let mainLoop = EventLoop()
     // Written whatever the log level: it is how an operator (or a script) learns the port.
     logger.log(.info, "listening", [("address", .string("\(configuration.server.listenHost):\(server.port)")),
-                                    ("workers", .int(configuration.server.workers)), ("version", .string(Version.string))], always: true)
+                                    ("workers", .int(server.workerCount)), ("version", .string(Version.string))], always: true)
     var grace = configuration.server.shutdownGraceSeconds
     let stop = {
         logger.info("shutting down", [("grace_seconds", .double(grace))])

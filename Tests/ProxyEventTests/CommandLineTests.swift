@@ -75,6 +75,19 @@ struct CommandLineTests {
         #expect(s2 == 0 && out2.contains(#""allowed":false"#) && out2.contains(#""status":400"#))
     }
 
+    @Test("the listening line names the workers actually running (workers 0: one per core)")
+    func listeningWorkers() throws {
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        for (setting, expected) in [(0, max(1, cores)), (3, 3)] {
+            let (proxy, _, path) = try ChildProcess.proxyd(config: #"{"inheritDefaults": false, "server": {"workers": \#(setting)}}"#)
+            defer { unlink(path) }
+            let line = proxy.stderr.split(separator: "\n").first { $0.contains(#""msg":"listening""#) } ?? ""
+            #expect(line.contains(#""workers":\#(expected),"#) || line.contains(#""workers":\#(expected)}"#), "\(line)")
+            proxy.signal(SIGTERM)
+            #expect(proxy.waitForExit(10) == 0)
+        }
+    }
+
     @Test("PROXYD_CONFIG names the file when --config does not")
     func configFromEnvironment() throws {
         let path = writeConfig(#"{"inheritDefaults": false, "providers": {"only": {"baseUrl": "https://only.example"}}}"#)

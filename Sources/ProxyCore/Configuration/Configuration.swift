@@ -21,6 +21,10 @@ public struct ServerSettings: Sendable, Equatable {
     /// Upstream connections each worker keeps open for reuse.
     public var maxIdleUpstreamConnections: Int = 32
 
+    /// The event loops to run on a machine with `cores` CPU cores: `workers`, or one per core
+    /// when it is 0.
+    public func workerCount(cores: Int) -> Int { workers > 0 ? workers : max(1, cores) }
+
     public init() {}
 }
 

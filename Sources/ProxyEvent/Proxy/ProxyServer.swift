@@ -10,6 +10,8 @@ public final class ProxyServer: @unchecked Sendable {
     private let snapshot: Mutex<Gateway>
     private let ready: Atomic<Bool>
     private var workers: [ProxyWorker] = []
+    /// How many event loops serve (known once `start` has run).
+    public private(set) var workerCount = 0
     private var threads: [WorkerThread] = []
     private let workersReady = Mutex<Int>(0)
     /// The port bound (after binding port 0, the one chosen).
@@ -65,8 +67,8 @@ public final class ProxyServer: @unchecked Sendable {
     /// Binds the port and starts the worker threads. Returns once every loop serves.
     public func start() throws(ListeningSocket.Failure) {
         let s = initialServerSettings
-        var count = s.workers
-        if count <= 0 { count = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+        let count = s.workerCount(cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        workerCount = count
         // One socket, shared by every loop: no other process can bind the port while it is open.
         let socket = try ListeningSocket.bind(host: s.listenHost, port: s.listenPort)
         listener = socket
