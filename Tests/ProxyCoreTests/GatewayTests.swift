@@ -42,6 +42,9 @@ struct GatewayTests {
         ("wrong proxy key", "GET", "/v1/models", [("Authorization", "Bearer nope")], 401),
         ("health needs no key", "GET", "/healthz", [], 200),
         ("readiness needs no key", "GET", "/readyz", [], 200),
+        ("the root needs no key", "GET", "/", [], 200),
+        ("the root by HEAD", "HEAD", "/", [], 200),
+        ("the root takes GET and HEAD only", "POST", "/", [auth], 405),
         ("405 before 404", "POST", "/metrics", [auth], 405),
         ("unknown route", "GET", "/v1/nothing", [auth], 404),
         ("unknown provider", "GET", "/nobody/v1/models", [auth], 404),
@@ -56,6 +59,15 @@ struct GatewayTests {
     @Test("checks run in SPEC order: 401, 405, 404, 400, 403", arguments: order)
     func checkOrder(name: String, method: String, target: String, headers: [(String, String)], expected: Int) {
         #expect(status(decide(method, target, headers: headers)) == expected)
+    }
+
+    @Test("route 0 names the service and its version")
+    func root() throws {
+        let d = decide("GET", "/")
+        guard case .respond(let r) = d.action else { Issue.record(); return }
+        let body = try JSONValue.parse(r.body)
+        #expect(body["service"]?.stringValue == "proxyd" && body["version"]?.stringValue == Version.string)
+        #expect(d.route == "root")
     }
 
     @Test("405 carries Allow")

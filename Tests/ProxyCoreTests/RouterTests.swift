@@ -7,6 +7,10 @@ struct RouterTests {
 
     static let cases: [(String, String, String, Router.Resolution)] = [
         ("health", "GET", "/healthz", .route(.health)),
+        ("root", "GET", "/", .route(.root)),
+        ("root by HEAD", "HEAD", "/", .route(.root)),
+        ("root by POST", "POST", "/", .methodNotAllowed(allowed: ["GET", "HEAD"])),
+        ("empty first segment", "GET", "//x", .notFound),
         ("readiness", "GET", "/readyz", .route(.ready)),
         ("metrics", "GET", "/metrics", .route(.metrics)),
         ("openapi", "GET", "/openapi.json", .route(.openAPI)),
@@ -32,7 +36,6 @@ struct RouterTests {
         ("forwarder without a base", "POST", "/proxy/v1/chat/completions", .notFound),
         ("provider route other tail", "POST", "/provider/x/v1/embeddings", .notFound),
         ("provider alone", "GET", "/openai", .notFound),
-        ("root", "GET", "/", .notFound),
         ("empty first segment", "GET", "//openai/v1/models", .notFound),
     ]
 

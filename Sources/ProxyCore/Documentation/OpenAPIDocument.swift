@@ -83,7 +83,10 @@ public enum OpenAPIDocument {
                 parameters: [pathParameter("provider", "a provider id"),
                              pathParameter("rest", "the upstream path; spans several segments")]))
         }
+        let rootInfo = operation("Service", "Names the service and its version; clients probe it at start-up. Needs no proxy key.",
+                                 tag: "operations", responses: [("200", json("the service", ref("Service")))])
         let paths: [(String, J)] = [
+            ("/", obj([("get", rootInfo), ("head", rootInfo)])),
             ("/healthz", obj([("get", operation("Liveness", "200 while the process serves.", tag: "operations",
                                                 responses: [("200", json("serving", ref("Status")))]))])),
             ("/readyz", obj([("get", operation("Readiness", "200 when ready; 503 while a configured model list has never loaded.", tag: "operations",
@@ -117,6 +120,8 @@ public enum OpenAPIDocument {
                 ("required", .array([str("message"), str("type"), str("code")])),
                 ("properties", obj([("message", type("string")), ("type", type("string")), ("code", obj([("type", .array([str("string"), str("null")]))]))])),
             ]))]))])),
+            ("Service", type("object", [("required", .array([str("service"), str("version")])),
+                                        ("properties", obj([("service", type("string")), ("version", type("string"))]))])),
             ("Status", type("object", [("required", .array([str("status")])), ("properties", obj([("status", type("string"))]))])),
             ("ChatCompletionRequest", type("object", [
                 ("required", .array([str("model"), str("messages")])),

@@ -50,6 +50,8 @@ public final class Gateway: Sendable {
             route = r
         }
         switch route {
+        case .root:
+            return answer(.json(200, .object([("service", .string("proxyd")), ("version", .string(Version.string))])))
         case .health:
             return answer(.json(200, .object([("status", .string("ok"))])))
         case .ready:

@@ -1,5 +1,7 @@
 /// The routes of SPEC §1, as resolved from a method and a raw path.
 public enum Route: Sendable, Equatable {
+    /// Route 0: `GET /`, what clients probe at start-up.
+    case root
     case health
     case ready
     case metrics
@@ -18,6 +20,7 @@ public enum Route: Sendable, Equatable {
     /// The short name used in logs and metrics.
     public var name: String {
         switch self {
+        case .root: return "root"
         case .health: return "healthz"
         case .ready: return "readyz"
         case .metrics: return "metrics"
@@ -34,7 +37,7 @@ public enum Route: Sendable, Equatable {
     /// Whether `auth.keys` guards this route.
     public var requiresProxyKey: Bool {
         switch self {
-        case .health, .ready: return false
+        case .root, .health, .ready: return false
         default: return true
         }
     }
@@ -90,6 +93,9 @@ public struct Router: Sendable {
     public func resolve(method: String, path: Substring) -> Resolution {
         let u = path.utf8
         guard u.first == UInt8(ascii: "/") else { return .notFound }
+        if u.count == 1 {
+            return method == "GET" || method == "HEAD" ? .route(.root) : .methodNotAllowed(allowed: ["GET", "HEAD"])
+        }
         let afterSlash = path[u.index(after: u.startIndex)...]
         let segmentEnd = afterSlash.utf8.firstIndex(of: UInt8(ascii: "/")) ?? afterSlash.endIndex
         let first = afterSlash[..<segmentEnd]
