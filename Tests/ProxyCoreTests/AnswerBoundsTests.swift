@@ -175,6 +175,32 @@ struct AnswerBoundsTests {
         #expect(text.contains(#"{"index":999,"delta":{"content":"<think>r</think>c"}}"#))
     }
 
+    @Test("failover.circuitBreaker loads, and 0 failures turns the breaker off")
+    func breakerSettings() throws {
+        let c = try ConfigurationLoader.load(file: Array(#"{"inheritDefaults": false, "failover": {"circuitBreaker": {"failures": 5, "coolDownSeconds": 2.5}}}"#.utf8), environment: [:])
+        #expect(c.circuitBreaker.failures == 5 && c.circuitBreaker.coolDownSeconds == 2.5)
+        let d = try ConfigurationLoader.load(file: Array(#"{"inheritDefaults": false}"#.utf8), environment: [:])
+        #expect(d.circuitBreaker == CircuitBreakerSettings() && d.circuitBreaker.failures == 3 && d.circuitBreaker.coolDownSeconds == 30)
+        do {
+            _ = try ConfigurationLoader.load(file: Array(#"{"failover": {"circuitBreaker": {"failures": -1, "cooldown": 1}}}"#.utf8), environment: [:])
+            Issue.record("loaded")
+        } catch {
+            #expect(error.problems.contains("failover.circuitBreaker.failures: must be at least 0"))
+            #expect(error.problems.contains { $0.hasPrefix("failover.circuitBreaker.cooldown") })
+        }
+        var off = CircuitBreaker(threshold: 0, coolDown: 30)
+        for _ in 0..<10 { off.record(provider: "p", failed: true, now: 0) }
+        #expect(!off.isCoolingDown("p", now: 1))
+        var on = CircuitBreaker(threshold: 2, coolDown: 1)
+        on.record(provider: "p", failed: true, now: 0)
+        #expect(!on.isCoolingDown("p", now: 0.1))
+        on.record(provider: "p", failed: true, now: 0.2)
+        #expect(on.isCoolingDown("p", now: 0.5) && !on.isCoolingDown("p", now: 1.3))
+        on.record(provider: "p", failed: false, now: 1.4)
+        on.record(provider: "p", failed: true, now: 1.5)
+        #expect(!on.isCoolingDown("p", now: 1.6))
+    }
+
     @Test("an exchange that ended badly is logged at warn")
     func accessLevels() {
         var r = ExchangeRecord(requestID: "r", method: "POST", route: "chat_completions")

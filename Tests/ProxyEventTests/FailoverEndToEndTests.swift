@@ -103,4 +103,37 @@ struct FailoverEndToEndTests {
         // While it cools down, the failing provider is not tried first: it saw nothing new.
         #expect(h.fakes[0].requests.count == 3)
     }
+
+    static func withBreaker(_ breaker: String) -> String {
+        two.replacing(#"{"inheritDefaults": false,"#, with: #"{"inheritDefaults": false, "failover": {"circuitBreaker": \#(breaker)},"#)
+    }
+
+    @Test("failover.circuitBreaker.failures 0 turns the breaker off: the first provider is always tried first")
+    func breakerOff() throws {
+        let h = try Harness(config: Self.withBreaker(#"{"failures": 0}"#), fakes: 2)
+        h.fakes[0].failAll(status: 500)
+        for _ in 0..<6 {
+            let (head, _) = try httpRequest(port: h.port, "POST", "/v1/chat/completions", body: #"{"model":"m"}"#)
+            #expect(head.status == 200 && head.headers["x-proxyd-provider"] == "second")
+        }
+        #expect(h.fakes[0].requests.count == 6)
+    }
+
+    @Test("a short cool-down: the failing provider is tried first again once it has passed")
+    func shortCoolDown() throws {
+        let h = try Harness(config: Self.withBreaker(#"{"failures": 2, "coolDownSeconds": 0.3}"#), fakes: 2)
+        h.fakes[0].failAll(status: 500)
+        for _ in 0..<2 { _ = try httpRequest(port: h.port, "POST", "/v1/chat/completions", body: #"{"model":"m"}"#) }
+        #expect(h.fakes[0].requests.count == 2)
+        // Open: the failing provider is tried last, so the second answers without it.
+        _ = try httpRequest(port: h.port, "POST", "/v1/chat/completions", body: #"{"model":"m"}"#)
+        #expect(h.fakes[0].requests.count == 2)
+        // Once the cool-down has passed it is tried first again (and fails over again).
+        let started = monotonic()
+        #expect(waitUntil(5) {
+            _ = try? httpRequest(port: h.port, "POST", "/v1/chat/completions", body: #"{"model":"m"}"#)
+            return h.fakes[0].requests.count == 3
+        })
+        #expect(monotonic() - started >= 0.2)
+    }
 }

@@ -18,8 +18,19 @@ public struct CircuitBreaker: Sendable {
         self.coolDown = coolDown
     }
 
+    /// The breaker `failover.circuitBreaker` describes.
+    public init(_ settings: CircuitBreakerSettings) {
+        self.init(threshold: settings.failures, coolDown: settings.coolDownSeconds)
+    }
+
+    /// A threshold of 0 turns the breaker off: nothing is recorded, nobody cools down.
+    public var isEnabled: Bool { threshold > 0 }
+
     /// Records an attempt's outcome at time `now`.
     public mutating func record(provider: String, failed: Bool, now: Double) {
+        guard isEnabled else { return }
+        // A provider that never failed has nothing to reset: no lookup-and-store per success.
+        if !failed && states.isEmpty { return }
         var s = states[provider] ?? State()
         if failed {
             s.failures += 1

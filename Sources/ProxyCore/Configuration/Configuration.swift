@@ -45,6 +45,14 @@ public struct GenericProxySettings: Sendable, Equatable {
     public var allowedHosts: HostAllowlist
 }
 
+/// `failover.circuitBreaker`: after `failures` consecutive failed attempts a provider is tried
+/// last for `coolDownSeconds`; `failures: 0` turns the breaker off.
+public struct CircuitBreakerSettings: Sendable, Equatable {
+    public var failures = 3
+    public var coolDownSeconds: Double = 30
+    public init() {}
+}
+
 /// Reasoning settings (`think`).
 public struct ThinkSettings: Sendable, Equatable {
     public var mode: ThinkMode = .split
@@ -87,6 +95,8 @@ public struct Configuration: Sendable {
     public var modelList: ModelListSettings?
     public var genericProxy: GenericProxySettings
     public var think = ThinkSettings()
+    /// `failover.circuitBreaker`.
+    public var circuitBreaker = CircuitBreakerSettings()
     public var debugRoutes = false
     public var logLevel: LogLevel = .info
     public var accessLog = true

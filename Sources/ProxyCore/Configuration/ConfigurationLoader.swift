@@ -119,7 +119,7 @@ struct Reader {
 
     mutating func build(root: JSONValue, overrides: CommandLineOverrides) -> Configuration? {
         let top = object(root, "", allowed: ["inheritDefaults", "server", "auth", "providers", "modelList",
-                                               "genericProxy", "think", "debugRoutes", "log"])
+                                               "genericProxy", "think", "debugRoutes", "log", "failover"])
         let inherit = bool(member(top, "inheritDefaults"), "inheritDefaults") ?? true
 
         // server
@@ -253,6 +253,12 @@ struct Reader {
             allowlist = HostAllowlist.parse(texts).0
         }
 
+        var breaker = CircuitBreakerSettings()
+        let fo = object(member(top, "failover"), "failover", allowed: ["circuitBreaker"])
+        let cb = object(member(fo, "circuitBreaker"), "failover.circuitBreaker", allowed: ["failures", "coolDownSeconds"])
+        if let n = int(member(cb, "failures"), "failover.circuitBreaker.failures", min: 0) { breaker.failures = n }
+        if let t = seconds(member(cb, "coolDownSeconds"), "failover.circuitBreaker.coolDownSeconds") { breaker.coolDownSeconds = t }
+
         let d = bool(member(top, "debugRoutes"), "debugRoutes") ?? false
         let lg = object(member(top, "log"), "log", allowed: ["level", "access"])
         var level = LogLevel.info
@@ -270,6 +276,7 @@ struct Reader {
         config.authKeys = authKeys
         config.modelList = modelList
         config.think = think
+        config.circuitBreaker = breaker
         config.debugRoutes = d
         config.logLevel = level
         config.accessLog = access

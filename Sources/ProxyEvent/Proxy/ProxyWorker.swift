@@ -14,7 +14,7 @@ final class ProxyWorker {
     let settings: ServerSettings
     private var idGenerator: RequestIDGenerator
     /// Providers that keep failing are tried last for a while (per loop: no locks).
-    var breaker = CircuitBreaker()
+    var breaker: CircuitBreaker
     /// Auto-detected models and the provider that last answered them.
     var remembered: [String: String] = [:]
     /// The planner's views of that state, made once (not per request).
@@ -27,6 +27,8 @@ final class ProxyWorker {
         self.shared = shared
         logger = shared.logger
         settings = shared.initialServerSettings
+        // Read at start: the breaker's state lives in the worker, across reloads.
+        breaker = CircuitBreaker(shared.gateway.configuration.circuitBreaker)
         upstream = UpstreamClient(loop: loop, maxIdleConnections: settings.maxIdleUpstreamConnections)
         idGenerator = RequestIDGenerator(seed: UInt64(index))
         let limits = ServerLimits(maxBodyBytes: settings.maxBodyBytes, maxHeaderBytes: settings.maxHeaderBytes,
