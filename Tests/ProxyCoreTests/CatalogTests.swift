@@ -300,4 +300,33 @@ struct UsageTests {
         input.withUnsafeBytes { shown.feed($0, into: &out) }
         #expect(out == input && shown.usage?.promptTokens == 12)
     }
+
+    @Test("GET /v1/models/{id}: one model, percent-decoded once; created is when the id was first seen, kept across snapshots")
+    func oneModel() throws {
+        func list(_ ids: [String]) throws -> ModelList {
+            let json = "[" + ids.map { #"{"model_version":"\#($0)","handle":"/fireworks/v1/chat/completions"}"# }.joined(separator: ",") + "]"
+            return try ModelList.parse(Array(json.utf8), providers: CatalogTests.providers)
+        }
+        let l = try list(["deepseek/deepseek-r1"])
+        let first = Gateway(configuration: CatalogTests.configuration, modelList: l, now: 1_700_000_000)
+        func get(_ g: Gateway, _ path: String) throws -> (Int, JSONValue) {
+            let d = g.decide(IncomingRequest(method: "GET", target: path),
+                             context: RequestContext(newRequestID: "r", rememberedProvider: { _ in nil }, isCoolingDown: { _ in false }))
+            guard case .respond(let r) = d.action else { throw Missing() }
+            return (r.status, try JSONValue.parse(r.body))
+        }
+        let (status, model) = try get(first, "/v1/models/deepseek%2Fdeepseek-r1")
+        #expect(status == 200 && model["id"]?.stringValue == "deepseek/deepseek-r1" && model["created"]?.intValue == 1_700_000_000)
+        #expect(try get(first, "/v1/models/deepseek/deepseek-r1").1["owned_by"]?.stringValue == model["owned_by"]?.stringValue)
+        #expect(try get(first, "/v1/models/no-such").0 == 404)
+        #expect(try get(first, "/v1/models/bad%zz").0 == 400)
+        // A later snapshot keeps the first time for ids it already had, and its own for new ones.
+        let l2 = try list(["deepseek/deepseek-r1", "newcomer"])
+        let second = Gateway(configuration: CatalogTests.configuration, modelList: l2, now: 1_800_000_000, replacing: first)
+        #expect(try get(second, "/v1/models/deepseek%2Fdeepseek-r1").1["created"]?.intValue == 1_700_000_000)
+        #expect(try get(second, "/v1/models/newcomer").1["created"]?.intValue == 1_800_000_000)
+        let listing = try get(second, "/v1/models").1["data"]?.arrayValue ?? []
+        #expect(!listing.isEmpty && listing.allSatisfy { ($0["created"]?.intValue ?? 0) > 0 })
+    }
+    struct Missing: Error {}
 }

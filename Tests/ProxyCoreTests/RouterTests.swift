@@ -8,6 +8,11 @@ struct RouterTests {
     static let cases: [(String, String, String, Router.Resolution)] = [
         ("health", "GET", "/healthz", .route(.health)),
         ("root", "GET", "/", .route(.root)),
+        ("one model", "GET", "/v1/models/gpt-4o", .route(.model(id: "gpt-4o"))),
+        ("one model with a slash", "GET", "/v1/models/deepseek/deepseek-r1", .route(.model(id: "deepseek/deepseek-r1"))),
+        ("one model, legacy path", "GET", "/api/v1/models/m%2Fx", .route(.model(id: "m%2Fx"))),
+        ("one model, wrong method", "DELETE", "/v1/models/x", .methodNotAllowed(allowed: ["GET"])),
+        ("an empty model id", "GET", "/v1/models/", .notFound),
         ("root by HEAD", "HEAD", "/", .route(.root)),
         ("root by POST", "POST", "/", .methodNotAllowed(allowed: ["GET", "HEAD"])),
         ("empty first segment", "GET", "//x", .notFound),

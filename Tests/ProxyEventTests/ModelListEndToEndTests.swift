@@ -117,6 +117,12 @@ struct CatalogSDKTests {
         #expect(status == 0, "\(err)")
         let r = try JSONValue.parse(out)
         #expect(r["models"]?.arrayValue?.compactMap(\.stringValue) == ["static-model", "listed"])
+        // `created`: when proxyd first saw the id, never 0.
+        let now = Int(time(nil))
+        for c in r["created"]?.arrayValue?.compactMap(\.intValue) ?? [] { #expect(c > now - 600 && c <= now) }
+        #expect(r["retrieved"]?["id"]?.stringValue == "listed" && r["retrieved"]?["owned_by"]?.stringValue == "fake")
+        #expect((r["retrieved"]?["created"]?.intValue ?? 0) > now - 600)
+        #expect(r["retrieve_unknown"]?["status"]?.intValue == 404)
         #expect(r["whole"]?["provider"]?.stringValue == "fake")
         #expect(Double(r["whole"]?["cost"]?.stringValue ?? "") ?? 0 > 0)
         #expect(r["whole"]?["content"]?.stringValue == "Hello from the fake upstream.")

@@ -6,7 +6,15 @@ import sys
 import openai
 
 client = openai.OpenAI(base_url=sys.argv[1], api_key="sk-client-test", max_retries=0, timeout=20)
-result = {"models": [m.id for m in client.models.list()]}
+listed = list(client.models.list())
+result = {"models": [m.id for m in listed], "created": [m.created for m in listed]}
+one = client.models.retrieve(sys.argv[2])
+result["retrieved"] = {"id": one.id, "owned_by": one.owned_by, "created": one.created}
+try:
+    client.models.retrieve("no-such-model")
+    result["retrieve_unknown"] = "no error"
+except openai.NotFoundError as e:
+    result["retrieve_unknown"] = {"status": e.status_code}
 raw = client.chat.completions.with_raw_response.create(model=sys.argv[2], messages=[{"role": "user", "content": "hi"}])
 completion = raw.parse()
 result["whole"] = {"content": completion.choices[0].message.content, "cost": raw.headers.get("x-proxyd-cost-usd"),

@@ -15,8 +15,14 @@ public struct ModelCatalog: Sendable {
     let byModel: [String: [Entry]]
     /// Model ids in first-seen order.
     let order: [String]
+    /// When proxyd first saw each model id (Unix seconds): carried over from the catalog before,
+    /// `now` for ids new in this one.
+    public let firstSeen: [String: Int]
 
-    public init(configuration: Configuration, modelList: ModelList = ModelList()) {
+    /// - Parameters:
+    ///   - now: the time (Unix seconds) to give ids this catalog is the first to hold.
+    ///   - seen: the first-seen times of the catalog this one replaces.
+    public init(configuration: Configuration, modelList: ModelList = ModelList(), now: Int = 0, seen: [String: Int] = [:]) {
         var byModel: [String: [(Int, Int, Entry)]] = [:]
         var order: [String] = []
         func add(_ entry: Entry, provider p: Provider, position: Int) {
@@ -41,6 +47,9 @@ public struct ModelCatalog: Sendable {
         }
         self.byModel = byModel.mapValues { $0.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2) }
         self.order = order
+        var firstSeen: [String: Int] = [:]
+        for m in order { firstSeen[m] = seen[m] ?? now }
+        self.firstSeen = firstSeen
     }
 
     /// The entries serving `model`, in the order they are tried.
@@ -58,14 +67,21 @@ public struct ModelCatalog: Sendable {
     public var listing: JSONValue {
         .object([
             ("object", .string("list")),
-            ("data", .array(order.map { m in
-                .object([
-                    ("id", .string(m)),
-                    ("object", .string("model")),
-                    ("created", .int(0)),
-                    ("owned_by", .string(byModel[m]?.first?.providerID ?? "")),
-                ])
-            })),
+            ("data", .array(order.map { model($0) })),
+        ])
+    }
+
+    /// `GET /v1/models/{id}`: the one model, as the listing shows it; nil when unknown.
+    public func describe(_ id: String) -> JSONValue? {
+        byModel[id] == nil ? nil : model(id)
+    }
+
+    func model(_ m: String) -> JSONValue {
+        .object([
+            ("id", .string(m)),
+            ("object", .string("model")),
+            ("created", .int(firstSeen[m] ?? 0)),
+            ("owned_by", .string(byModel[m]?.first?.providerID ?? "")),
         ])
     }
 }

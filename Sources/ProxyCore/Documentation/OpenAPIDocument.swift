@@ -67,6 +67,9 @@ public enum OpenAPIDocument {
             tag: "openai", responses: chatResponses, body: ref("ChatCompletionRequest"))
         let models = operation("List models", "The merged model catalog (providers' models and the model list), each model once, owned by the provider tried first.",
                                tag: "openai", responses: [("200", json("the model list", ref("ModelList")))] + errors(["401"]))
+        let oneModel = operation("Retrieve a model", "One model of the catalog, as the list shows it; 404 when no provider serves it. The id is the rest of the path, percent-decoded once, so ids with a slash work as clients send them.",
+                                 tag: "openai", responses: [("200", json("the model", ref("Model")))] + errors(["401", "404"]),
+                                 parameters: [pathParameter("id", "a model id; spans several segments")])
         let passMethods: [(String, J)] = ["get", "post", "put", "patch", "delete"].map { method in
             (method, operation(
                 "Universal pass-through (\(method.uppercased()))",
@@ -98,6 +101,8 @@ public enum OpenAPIDocument {
                                                      responses: [("200", json("the document", type("object")))] + errors(["401"])))])),
             ("/v1/models", obj([("get", models)])),
             ("/api/v1/models", obj([("get", models)])),
+            ("/v1/models/{id}", obj([("get", oneModel)])),
+            ("/api/v1/models/{id}", obj([("get", oneModel)])),
             ("/v1/chat/completions", obj([("post", chat)])),
             ("/api/v1/chat/completions", obj([("post", chat)])),
             ("/proxy/{base_url}/v1/chat/completions", obj([("post", operation(
@@ -152,12 +157,13 @@ public enum OpenAPIDocument {
                                                                   ("total_tokens", type("integer"))]))])),
                 ])),
             ])),
+            ("Model", type("object", [
+                ("required", .array([str("id"), str("object"), str("created"), str("owned_by")])),
+                ("properties", obj([("id", type("string")), ("object", type("string")), ("created", type("integer")), ("owned_by", type("string"))])),
+            ])),
             ("ModelList", type("object", [
                 ("required", .array([str("object"), str("data")])),
-                ("properties", obj([("object", type("string")), ("data", type("array", [("items", type("object", [
-                    ("required", .array([str("id"), str("object"), str("owned_by")])),
-                    ("properties", obj([("id", type("string")), ("object", type("string")), ("created", type("integer")), ("owned_by", type("string"))])),
-                ]))]))])),
+                ("properties", obj([("object", type("string")), ("data", type("array", [("items", ref("Model"))]))])),
             ])),
             ("DryRun", type("object", [
                 ("required", .array([str("route"), str("allowed"), str("headers")])),

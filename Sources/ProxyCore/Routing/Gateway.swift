@@ -9,11 +9,15 @@ public final class Gateway: Sendable {
     /// The model list this snapshot was built with.
     public let modelList: ModelList
 
-    public init(configuration: Configuration, modelList: ModelList = ModelList()) {
+    /// - Parameters:
+    ///   - now: the time (Unix seconds) this snapshot is made at, the `created` of models first
+    ///     seen in it.
+    ///   - replacing: the snapshot this one replaces, whose models keep their `created`.
+    public init(configuration: Configuration, modelList: ModelList = ModelList(), now: Int = 0, replacing previous: Gateway? = nil) {
         self.configuration = configuration
         self.modelList = modelList
         router = Router(debugRoutes: configuration.debugRoutes)
-        catalog = ModelCatalog(configuration: configuration, modelList: modelList)
+        catalog = ModelCatalog(configuration: configuration, modelList: modelList, now: now, seen: previous?.catalog.firstSeen ?? [:])
     }
 
     /// Decides what to do with `request`.
@@ -63,6 +67,15 @@ public final class Gateway: Sendable {
             return answer(.json(200, OpenAPIDocument.document))
         case .models:
             return answer(.json(200, catalog.listing))
+        case .model(let raw):
+            // The id is the rest of the path, percent-decoded once (ids may hold a slash).
+            guard let id = PathSafety.percentDecodedOnce(raw) else {
+                return answer(.error(.badRequest("model id is not valid percent-encoded UTF-8", code: "invalid_path")))
+            }
+            guard let model = catalog.describe(id) else {
+                return answer(.error(.notFound("no such model: \(id.prefix(200))", code: "model_not_found")))
+            }
+            return answer(.json(200, model))
         case .chatCompletions:
             return plan(chatCompletions: request, requestID: requestID, routeName: routeName, context: context, answer: answer)
         case .genericProxy(let base):

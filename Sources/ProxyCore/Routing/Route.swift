@@ -7,6 +7,8 @@ public enum Route: Sendable, Equatable {
     case metrics
     case openAPI
     case models
+    /// `GET /v1/models/{id...}`: the raw rest of the path after `/models/`.
+    case model(id: Substring)
     case chatCompletions
     /// Route 7: the raw `{base_url...}` between `/proxy/` and `/v1/chat/completions`.
     case genericProxy(baseURL: Substring)
@@ -25,7 +27,7 @@ public enum Route: Sendable, Equatable {
         case .ready: return "readyz"
         case .metrics: return "metrics"
         case .openAPI: return "openapi"
-        case .models: return "models"
+        case .models, .model: return "models"
         case .chatCompletions: return "chat_completions"
         case .genericProxy: return "proxy"
         case .prebuiltProvider: return "provider"
@@ -79,6 +81,13 @@ public struct Router: Sendable {
 
     static let chatSuffix = "/v1/chat/completions"
 
+    /// `/v1/models/{id...}` and `/api/v1/models/{id...}`: one model of the catalog.
+    static func modelByID(first: Substring, rest: Substring) -> (Route, String)? {
+        let prefix: Substring = first == "v1" ? "/models/" : first == "api" ? "/v1/models/" : ""
+        guard !prefix.isEmpty, rest.utf8.count > prefix.utf8.count, rest.utf8.starts(with: prefix.utf8) else { return nil }
+        return (.model(id: rest.dropFirst(prefix.count)), "GET")
+    }
+
     /// Splits `/{segment}{/rest}`: a non-empty first segment and a rest starting with `/`.
     static func segmentAndRest(_ s: Substring) -> (Substring, Substring)? {
         let u = s.utf8
@@ -107,7 +116,7 @@ public struct Router: Sendable {
         }
         switch family {
         case .exact(let table):
-            guard let (route, allowed) = table[rest] else { return .notFound }
+            guard let (route, allowed) = table[rest] ?? Router.modelByID(first: first, rest: rest) else { return .notFound }
             return method == allowed ? .route(route) : .methodNotAllowed(allowed: [allowed])
         case .proxy:
             let ru = rest.utf8, suffix = Router.chatSuffix.utf8

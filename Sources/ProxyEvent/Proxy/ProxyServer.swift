@@ -23,7 +23,7 @@ public final class ProxyServer: @unchecked Sendable {
     public init(configuration: Configuration, logger: Logger) {
         self.logger = logger
         initialServerSettings = configuration.server
-        snapshot = Mutex(Gateway(configuration: configuration))
+        snapshot = Mutex(Gateway(configuration: configuration, now: time(nil)))
         ready = Atomic(configuration.modelList == nil)
     }
 
@@ -33,7 +33,7 @@ public final class ProxyServer: @unchecked Sendable {
     /// Replaces the configuration (keeping the loaded model list) and reloads the model list;
     /// requests already planned finish on the old snapshot.
     public func replace(configuration: Configuration) {
-        snapshot.withLock { $0 = Gateway(configuration: configuration, modelList: $0.modelList) }
+        snapshot.withLock { $0 = Gateway(configuration: configuration, modelList: $0.modelList, now: time(nil), replacing: $0) }
         guard let first = workers.first else { return }
         let box = UncheckedBox((self, first))
         first.loop.execute {
@@ -53,7 +53,7 @@ public final class ProxyServer: @unchecked Sendable {
 
     /// Installs a newly loaded model list with the current configuration, atomically.
     func install(modelList: ModelList) {
-        snapshot.withLock { $0 = Gateway(configuration: $0.configuration, modelList: modelList) }
+        snapshot.withLock { $0 = Gateway(configuration: $0.configuration, modelList: modelList, now: time(nil), replacing: $0) }
         setReady(true)
     }
 
