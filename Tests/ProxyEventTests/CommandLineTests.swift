@@ -88,6 +88,15 @@ struct CommandLineTests {
         }
     }
 
+    @Test("with no file, route sends gpt-4o-mini to openai and claude-sonnet-4-5 to anthropic (built-in prefixes)")
+    func routeBuiltinPrefixes() throws {
+        let (status, out, err) = try run(["route", "POST", "/v1/chat/completions", "--model", "gpt-4o-mini"])
+        #expect(status == 0, "\(err)")
+        #expect(out.contains(#""upstream_url":"https://api.openai.com/v1/chat/completions""#), "\(out)")
+        let (status2, out2, _) = try run(["route", "POST", "/v1/chat/completions", "--model", "claude-sonnet-4-5"])
+        #expect(status2 == 0 && out2.contains(#""upstream_url":"https://api.anthropic.com/v1/messages""#), "\(out2)")
+    }
+
     @Test("PROXYD_CONFIG names the file when --config does not")
     func configFromEnvironment() throws {
         let path = writeConfig(#"{"inheritDefaults": false, "providers": {"only": {"baseUrl": "https://only.example"}}}"#)

@@ -13,6 +13,9 @@ public struct ModelCatalog: Sendable {
 
     /// Entries by model id, each list already in candidate order.
     let byModel: [String: [Entry]]
+    /// `models` patterns (`gpt-*`): the prefix and its provider, longest prefix first, then
+    /// `priority`, then configuration order.
+    let patterns: [(prefix: String, providerID: String)]
     /// Model ids in first-seen order.
     let order: [String]
     /// When proxyd first saw each model id (Unix seconds): carried over from the catalog before,
@@ -35,9 +38,20 @@ public struct ModelCatalog: Sendable {
             }
         }
         let positions = Dictionary(uniqueKeysWithValues: configuration.providers.enumerated().map { ($0.element.id, $0.offset) })
+        var patterns: [(prefix: String, priority: Int, position: Int, providerID: String)] = []
         for (position, p) in configuration.providers.enumerated() {
-            for m in p.models { add(Entry(model: m, providerID: p.id, url: p.chatCompletionsURL), provider: p, position: position) }
+            for m in p.models {
+                if m.hasSuffix("*") {
+                    patterns.append((String(m.dropLast()), p.priority, position, p.id))
+                } else {
+                    add(Entry(model: m, providerID: p.id, url: p.chatCompletionsURL), provider: p, position: position)
+                }
+            }
         }
+        self.patterns = patterns.sorted { a, b in
+            let (la, lb) = (a.prefix.utf8.count, b.prefix.utf8.count)
+            return la != lb ? la > lb : (a.priority, a.position) < (b.priority, b.position)
+        }.map { ($0.prefix, $0.providerID) }
         for e in modelList.entries {
             guard let p = configuration.provider(e.providerID), let position = positions[e.providerID] else { continue }
             var url = p.baseURL.appendingPath(e.path)
@@ -54,6 +68,14 @@ public struct ModelCatalog: Sendable {
 
     /// The entries serving `model`, in the order they are tried.
     public func entries(for model: String) -> [Entry] { byModel[model] ?? [] }
+
+    /// The providers whose `models` patterns match `model`, in the order they are tried
+    /// (longest prefix first, then `priority`); each provider once.
+    public func patternProviders(for model: String) -> [String] {
+        var out: [String] = []
+        for p in patterns where model.utf8.starts(with: p.prefix.utf8) && !out.contains(p.providerID) { out.append(p.providerID) }
+        return out
+    }
 
     /// The entry of `provider` for `model`, for its prices.
     public func entry(model: String, provider: String) -> Entry? {

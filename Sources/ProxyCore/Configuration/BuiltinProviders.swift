@@ -4,8 +4,11 @@
 public enum BuiltinProviders {
     /// The built-in entries, in the order ties in `priority` keep.
     public static let entries: [(String, JSONValue)] = [
-        ("openai", entry("https://api.openai.com", api: "openai", key: "OPENAI_API_KEY", allowed: ["/v1/*"])),
-        ("anthropic", entry("https://api.anthropic.com", api: "anthropic", key: "ANTHROPIC_API_KEY", allowed: ["/v1/*"])),
+        ("openai", entry("https://api.openai.com", api: "openai", key: "OPENAI_API_KEY", allowed: ["/v1/*"],
+                         models: ["gpt-*", "chatgpt-*", "o1*", "o3*", "o4*", "codex-*", "text-embedding-*", "omni-moderation-*",
+                                  "dall-e-*", "gpt-image-*", "tts-*", "whisper-*"])),
+        ("anthropic", entry("https://api.anthropic.com", api: "anthropic", key: "ANTHROPIC_API_KEY", allowed: ["/v1/*"],
+                            models: ["claude-*"])),
         ("openrouter", entry("https://openrouter.ai", api: "openai", key: "OPENROUTER_API_KEY",
                              allowed: ["/api/v1/*"],
                              chat: "https://openrouter.ai/api/v1/chat/completions",
@@ -17,12 +20,17 @@ public enum BuiltinProviders {
         ("groq", entry("https://api.groq.com/openai", api: "openai", key: "GROQ_API_KEY", allowed: ["/v1/*"])),
         ("deepseek", entry("https://api.deepseek.com", api: "openai", key: "DEEPSEEK_API_KEY",
                            allowed: ["/v1/*", "/chat/completions", "/models", "/user/balance"],
-                           chat: "https://api.deepseek.com/chat/completions")),
-        ("mistral", entry("https://api.mistral.ai", api: "openai", key: "MISTRAL_API_KEY", allowed: ["/v1/*"])),
+                           chat: "https://api.deepseek.com/chat/completions", models: ["deepseek-*"])),
+        ("mistral", entry("https://api.mistral.ai", api: "openai", key: "MISTRAL_API_KEY", allowed: ["/v1/*"],
+                          models: ["mistral-*", "open-mistral-*", "open-mixtral-*", "ministral-*", "codestral-*", "pixtral-*",
+                                   "magistral-*", "devstral-*"])),
     ]
 
+    /// `models`: the model-name prefixes the provider serves (patterns, so `gpt-4o-mini` routes
+    /// to openai with no file); providers that serve many vendors' models have none and are
+    /// reached by `provider/model` or a file's list.
     private static func entry(_ base: String, api: String, key: String, allowed: [String],
-                              chat: String? = nil, extra: [(String, JSONValue)] = []) -> JSONValue {
+                              chat: String? = nil, models: [String] = [], extra: [(String, JSONValue)] = []) -> JSONValue {
         var members: [(String, JSONValue)] = [
             ("baseUrl", .string(base)),
             ("api", .string(api)),
@@ -30,6 +38,7 @@ public enum BuiltinProviders {
             ("apiKey", .string("env:" + key)),
         ]
         if let chat { members.append(("chatCompletionsUrl", .string(chat))) }
+        if !models.isEmpty { members.append(("models", .array(models.map { .string($0) }))) }
         return .object(members + extra)
     }
 }

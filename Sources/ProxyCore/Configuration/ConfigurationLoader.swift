@@ -335,6 +335,10 @@ struct Reader {
         let priority = int(member(f, "priority"), "\(path).priority", min: Int.min) ?? 100
         let autoDetect = bool(member(f, "autoDetect"), "\(path).autoDetect") ?? false
         let models = strings(member(f, "models"), "\(path).models") ?? []
+        for (i, m) in models.enumerated() {
+            if m.isEmpty || m == "*" { problem("\(path).models[\(i)]", "must name a model or a prefix ending in '*'") }
+            else if m.dropLast().contains("*") { problem("\(path).models[\(i)]", "'*' may only end a pattern") }
+        }
         let nativeCost = bool(member(f, "supportsNativeUsdCost"), "\(path).supportsNativeUsdCost") ?? false
         var headers: [(String, String)] = []
         // Header names are free-form: every key of `headers` is allowed.

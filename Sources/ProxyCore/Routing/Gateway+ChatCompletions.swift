@@ -21,6 +21,11 @@ extension Gateway {
             candidates.append((p, p.chatCompletionsURL, String(model[model.index(after: slash)...])))
         }
         if candidates.isEmpty {
+            for id in catalog.patternProviders(for: model) {
+                if let p = configuration.provider(id) { candidates.append((p, p.chatCompletionsURL, model)) }
+            }
+        }
+        if candidates.isEmpty {
             var auto = configuration.providers.enumerated().filter { $0.element.autoDetect }
                 .sorted { ($0.element.priority, $0.offset) < ($1.element.priority, $1.offset) }.map(\.element)
             if let remembered = context.rememberedProvider(model), let i = auto.firstIndex(where: { $0.id == remembered }) {

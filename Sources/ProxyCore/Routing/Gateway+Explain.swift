@@ -3,7 +3,13 @@ extension Gateway {
     /// request body: the JSON that route 9 answers and `proxyd route` prints.
     public func explain(method: String, path: String, model: String?, headers: HTTPHeaders = HTTPHeaders()) -> JSONValue {
         var request = IncomingRequest(method: method, target: path, headers: headers)
-        if let model { request.body = JSONValue.object([("model", .string(model))]).encoded() }
+        // A minimal request of the model named: enough for every dialect's translation (an
+        // Anthropic provider needs a message to translate).
+        if let model {
+            request.body = JSONValue.object([("model", .string(model)), ("messages", .array([
+                .object([("role", .string("user")), ("content", .string("hi"))]),
+            ]))]).encoded()
+        }
         switch Router(debugRoutes: true).resolve(method: method, path: request.path) {
         case .notFound:
             return refusal(route: nil, status: 404, reason: "no route for \(method) \(request.path)")
