@@ -2,7 +2,7 @@
 # Runs every test: installs system packages and the Python clients the tests use, builds, runs the
 # Swift test suite (unit, loopback end-to-end, real SDKs), then scans every log line the suite's
 # proxyd instances wrote for the keys the tests used, checks streams for gaps and a worker beside
-# one huge answer, and fuzzes the HTTP request parser and the SSE parser with the chat-stream
+# one huge answer, runs the README's run command on a fresh clone, and fuzzes the HTTP request parser and the SSE parser with the chat-stream
 # transform (a minute between them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,5 +25,7 @@ python3 scripts/healthz_under_load.py --build debug --bytes $((512 << 20)) --pas
 # Bounded libFuzzer runs of the HTTP request parser and of the SSE parser with the chat-stream
 # transform (about a minute of build, then half the time each).
 bash scripts/fuzz.sh "${PROXYD_FUZZ_SECONDS:-60}"
+# The README's run command, exactly as written, on a fresh clone (a release build from nothing).
+bash scripts/readme-check.sh
 # The test runner's own summary closes the output.
 grep -E "Test run with [0-9]+ tests" .build/test-output.txt | tail -n 1

@@ -45,7 +45,18 @@ case .route(let path, let method, let target, let model):
         for p in e.problems { printError("error: \(p)") }
         exit(1)
     case .success(let c):
-        printOut(Gateway(configuration: c).explain(method: method, path: target, model: model).jsonText)
+        // What a running proxyd would see: the model list too, when one is configured.
+        var list = ModelList()
+        if let settings = c.modelList {
+            switch ModelListOnce.load(settings, providers: Set(c.providers.map(\.id))) {
+            case .success(let l):
+                list = l
+                for w in l.warnings { printError("warning: model list entry skipped: \(w)") }
+            case .failure(let e):
+                printError("warning: model list not loaded (\(e.reason)); routing without it")
+            }
+        }
+        printOut(Gateway(configuration: c, modelList: list).explain(method: method, path: target, model: model).jsonText)
     }
 case .serve(let path, let overrides):
     let configuration: Configuration

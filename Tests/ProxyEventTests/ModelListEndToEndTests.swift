@@ -130,4 +130,45 @@ struct CatalogSDKTests {
         #expect(r["stream"]?["usage_seen"]?.boolValue == false)
         #expect(r["unknown_model"]?["status"]?.intValue == 404)
     }
+
+    @Test("proxyd route sees the model list as a running proxyd does (URL and file); an unreachable list is a warning")
+    func routeSeesModelList() throws {
+        let fake = FakeUpstream()
+        try fake.start()
+        defer { fake.stop() }
+        fake.setModelList(status: 200, body: ModelListEndToEndTests.list(["list-only"]))
+        let config = ModelListEndToEndTests.config.replacing("FAKE", with: "127.0.0.1:\(fake.port)")
+        let (fd, path) = makeTemporaryFile("proxyd-route-config")
+        _ = Array(config.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        defer { unlink(path) }
+        func route(_ configPath: String, model: String = "list-only") throws -> (Int32, String, String) {
+            let (outFD, outPath) = makeTemporaryFile("proxyd-route-out")
+            defer { close(outFD); unlink(outPath) }
+            let child = try ChildProcess(executable: ChildProcess.buildDirectory + "/proxyd",
+                                         arguments: ["route", "POST", "/v1/chat/completions", "--model", model, "--config", configPath],
+                                         stdoutFD: outFD)
+            let status = child.waitForExit(30) ?? -1
+            return (status, readAll(outPath), child.stderr)
+        }
+        let (status, out, err) = try route(path)
+        #expect(status == 0, "\(err)")
+        #expect(out.contains(#""upstream_url":"http://127.0.0.1:\#(fake.port)/v1/chat/completions""#), "\(out)")
+        // From a file.
+        let (lfd, listPath) = makeTemporaryFile("proxyd-route-list")
+        _ = Array(ModelListEndToEndTests.list(["file-only"]).utf8).withUnsafeBytes { write(lfd, $0.baseAddress, $0.count) }
+        close(lfd)
+        defer { unlink(listPath) }
+        let fileConfig = #"{"inheritDefaults": false, "modelList": {"file": "\#(listPath)"}, "providers": {"fake": {"baseUrl": "http://127.0.0.1:\#(fake.port)"}}}"#
+        let (cfd, filePath) = makeTemporaryFile("proxyd-route-config2")
+        _ = Array(fileConfig.utf8).withUnsafeBytes { write(cfd, $0.baseAddress, $0.count) }
+        close(cfd)
+        defer { unlink(filePath) }
+        let (_, out2, _) = try route(filePath, model: "file-only")
+        #expect(out2.contains(#""upstream_url":"http://127.0.0.1:\#(fake.port)/v1/chat/completions""#), "\(out2)")
+        // An unreachable list: the route is explained without it, with a warning.
+        fake.setModelList(status: 500, body: "{}")
+        let (status3, out3, err3) = try route(path)
+        #expect(status3 == 0 && out3.contains(#""status":404"#) && err3.contains("model list not loaded"), "\(out3) \(err3)")
+    }
 }

@@ -22,6 +22,7 @@ public struct ModelList: Sendable, Equatable {
     /// Why a whole list was refused (the last good list stays).
     public struct Failure: Error, Equatable, Sendable {
         public let reason: String
+        public init(reason: String) { self.reason = reason }
     }
 
     /// Parses a model list: a JSON array of `{model_version, model_family, handle,

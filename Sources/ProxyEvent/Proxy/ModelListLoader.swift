@@ -112,3 +112,55 @@ public struct FileReadError: Error {
     public let reason: String
     init(_ reason: String) { self.reason = reason }
 }
+
+/// One load of the model list, outside a running server (`proxyd route`): the file read, or the
+/// URL fetched on a loop of its own, for at most `timeoutSeconds`.
+public enum ModelListOnce {
+    public static func load(_ settings: ModelListSettings, providers: Set<String>,
+                            timeoutSeconds: Double = 10) -> Result<ModelList, ModelList.Failure> {
+        let bytes: [UInt8]
+        switch settings.source {
+        case .file(let path):
+            switch readWholeFile(path) {
+            case .success(let b): bytes = b
+            case .failure(let why): return .failure(ModelList.Failure(reason: "\(path): \(why.reason)"))
+            }
+        case .url(let url):
+            switch fetch(url, timeoutSeconds: timeoutSeconds) {
+            case .success(let b): bytes = b
+            case .failure(let why): return .failure(why)
+            }
+        }
+        do { return .success(try ModelList.parse(bytes, providers: providers)) } catch { return .failure(error) }
+    }
+
+    static func fetch(_ url: UpstreamURL, timeoutSeconds: Double) -> Result<[UInt8], ModelList.Failure> {
+        let loop = EventLoop()
+        let client = UpstreamClient(loop: loop)
+        var body: [UInt8] = []
+        var status = 0
+        var outcome: String? = "timed out after \(Int(timeoutSeconds)) s"
+        var headers = HTTPHeaders()
+        headers.add("Accept", "application/json")
+        let request = UpstreamRequest(url: url, method: "GET", headers: headers, body: [], connectTimeoutSeconds: timeoutSeconds)
+        var transfer: UpstreamTransfer? = client.start(request, handler: UpstreamTransfer.Handler(
+            head: { s, _ in status = s; return true },
+            body: { bytes in
+                guard body.count + bytes.count <= 64 << 20 else { return .cancel }
+                body.append(contentsOf: bytes)
+                return .accepted
+            },
+            done: { error in
+                outcome = error ?? (status == 200 ? nil : "HTTP \(status)")
+                loop.stop()
+            }))
+        let deadline = LoopTimer(loop: loop) { loop.stop() }
+        deadline.schedule(after: timeoutSeconds)
+        loop.run()
+        deadline.cancel()
+        transfer?.cancel()
+        transfer = nil
+        if let outcome { return .failure(ModelList.Failure(reason: "\(url.description): \(outcome)")) }
+        return .success(body)
+    }
+}
