@@ -2,8 +2,8 @@
 # Runs every test: installs system packages and the Python clients the tests use, builds, runs the
 # Swift test suite (unit, loopback end-to-end, real SDKs), then scans every log line the suite's
 # proxyd instances wrote for the keys the tests used, checks streams for gaps and a worker beside
-# one huge answer, runs the README's run command on a fresh clone, and fuzzes the HTTP request parser and the SSE parser with the chat-stream
-# transform (a minute between them).
+# one huge answer, runs the README's run command on a fresh clone, and fuzzes the HTTP request
+# parser and the SSE parser with the chat-stream transform (a minute between them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
