@@ -1,4 +1,4 @@
-import ProxyCore
+@testable import ProxyCore
 import Testing
 
 @Suite("models patterns and the built-in prefixes (SPEC §2, §4)")
@@ -87,5 +87,13 @@ struct ModelPatternTests {
         let e = g.explain(method: "POST", path: "/v1/chat/completions", model: "claude-sonnet-4-5")
         #expect(e["allowed"]?.boolValue == true && e["provider"]?.stringValue == "anthropic")
         #expect(e["upstream_url"]?.stringValue == "https://api.anthropic.com/v1/messages")
+    }
+
+    @Test("RFC 3339 times from Unix seconds", arguments: [
+        (0, "1970-01-01T00:00:00Z"), (1_700_000_000, "2023-11-14T22:13:20Z"), (951_782_400, "2000-02-29T00:00:00Z"),
+        (1_739_923_200, "2025-02-19T00:00:00Z"), (4_107_542_399, "2100-02-28T23:59:59Z"),
+    ])
+    func rfc3339(seconds: Int, text: String) {
+        #expect(ModelCatalog.rfc3339(seconds) == text)
     }
 }

@@ -171,4 +171,18 @@ struct CatalogSDKTests {
         let (status3, out3, err3) = try route(path)
         #expect(status3 == 0 && out3.contains(#""status":404"#) && err3.contains("model list not loaded"), "\(out3) \(err3)")
     }
+
+    @Test("the anthropic SDK lists and retrieves the catalog in Anthropic's shape", .enabled(if: PythonClient.available))
+    func anthropicModels() throws {
+        let h = try Harness(config: ModelListEndToEndTests.config)
+        h.fake.setModelList(status: 200, body: ModelListEndToEndTests.list(["listed"]))
+        #expect(waitUntil(10) { (try? httpRequest(port: h.port, "GET", "/readyz").0.status) == 200 })
+        let (status, out, err) = try PythonClient.run("anthropic_models.py", ["http://127.0.0.1:\(h.port)", "listed"])
+        #expect(status == 0, "\(err)")
+        let r = try JSONValue.parse(out)
+        #expect(r["ids"]?.arrayValue?.compactMap(\.stringValue) == ["static-model", "listed"])
+        #expect(r["types"]?.arrayValue?.allSatisfy { $0.stringValue == "model" } == true)
+        #expect(r["retrieved"]?["id"]?.stringValue == "listed")
+        #expect(r["retrieved"]?["created_at"]?.stringValue?.hasPrefix("20") == true)
+    }
 }

@@ -98,6 +98,52 @@ public struct ModelCatalog: Sendable {
         byModel[id] == nil ? nil : model(id)
     }
 
+    /// `GET /v1/models` in the Anthropic Messages API's shape (a request with
+    /// `anthropic-version`): one page holding every model.
+    public var anthropicListing: JSONValue {
+        .object([
+            ("data", .array(order.map { anthropicModel($0) })),
+            ("has_more", .bool(false)),
+            ("first_id", order.first.map { .string($0) } ?? .null),
+            ("last_id", order.last.map { .string($0) } ?? .null),
+        ])
+    }
+
+    /// `GET /v1/models/{id}` in the Anthropic shape; nil when unknown.
+    public func describeForAnthropic(_ id: String) -> JSONValue? {
+        byModel[id] == nil ? nil : anthropicModel(id)
+    }
+
+    func anthropicModel(_ m: String) -> JSONValue {
+        .object([
+            ("type", .string("model")),
+            ("id", .string(m)),
+            ("display_name", .string(m)),
+            ("created_at", .string(ModelCatalog.rfc3339(firstSeen[m] ?? 0))),
+        ])
+    }
+
+    /// Unix seconds as an RFC 3339 UTC time (`2025-02-19T00:00:00Z`), from the civil calendar.
+    static func rfc3339(_ seconds: Int) -> String {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secs = seconds - days * 86_400
+        // Days since 1970-01-01 to year, month, day (proleptic Gregorian, eras of 400 years).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func pad(_ v: Int, _ n: Int) -> String {
+            let t = String(v)
+            return String(repeating: "0", count: max(0, n - t.count)) + t
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secs / 3600, 2)):\(pad(secs % 3600 / 60, 2)):\(pad(secs % 60, 2))Z"
+    }
+
     func model(_ m: String) -> JSONValue {
         .object([
             ("id", .string(m)),

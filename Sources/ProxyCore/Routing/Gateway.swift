@@ -66,13 +66,15 @@ public final class Gateway: Sendable {
         case .openAPI:
             return answer(.json(200, OpenAPIDocument.document))
         case .models:
-            return answer(.json(200, catalog.listing))
+            let anthropic = request.headers.contains("anthropic-version")
+            return answer(.json(200, anthropic ? catalog.anthropicListing : catalog.listing))
         case .model(let raw):
             // The id is the rest of the path, percent-decoded once (ids may hold a slash).
             guard let id = PathSafety.percentDecodedOnce(raw) else {
                 return answer(.error(.badRequest("model id is not valid percent-encoded UTF-8", code: "invalid_path")))
             }
-            guard let model = catalog.describe(id) else {
+            let anthropic = request.headers.contains("anthropic-version")
+            guard let model = anthropic ? catalog.describeForAnthropic(id) : catalog.describe(id) else {
                 return answer(.error(.notFound("no such model: \(id.prefix(200))", code: "model_not_found")))
             }
             return answer(.json(200, model))
