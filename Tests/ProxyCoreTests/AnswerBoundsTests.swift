@@ -269,6 +269,17 @@ struct SSEFuzzFindingsTests {
         }
     }
 
+    @Test("a rewritten or hidden CRLF event cut between its last CR and LF: the same output as whole")
+    func crlfSplitRewritten() {
+        let input = Array("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"<think>r</think>ok\"}}]}\r\n\r\n: note\r\n\r\ndata: [DONE]\r\n\r\n".utf8)
+        for mode in [ThinkMode.split, .off] {
+            let whole = transform([input], settings(mode))
+            for cut in 0...input.count {
+                #expect(transform([Array(input[..<cut]), Array(input[cut...])], settings(mode)) == whole, "\(mode) cut \(cut)")
+            }
+        }
+    }
+
     @Test("a BOM cut into pieces is still skipped; a false start of one is kept as text")
     func bomSplit() {
         let input = [0xEF, 0xBB, 0xBF] + Array("data: x\n\n".utf8)

@@ -24,9 +24,18 @@ public final class ChatStreamTransform {
 
     /// Feeds upstream bytes; appends the bytes to send now to `out`.
     public func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        var input = bytes
+        if parser.startsWithLineEndTail(input) {
+            // The LF of a CRLF cut from its CR: it belongs to the last event, and goes out only
+            // if that event went out as it came.
+            parser.skipLineEndTail()
+            if !lastEventReplaced { out.append(0x0A) }
+            input = UnsafeRawBufferPointer(rebasing: input[1...])
+        }
         let rewriting = settings.think.mode != .off
         let hide = settings.hideUsage
-        parser.feed(bytes, onEvent: { e in
+        parser.feed(input, onEvent: { e in
+            self.lastEventReplaced = false
             if ChatStreamTransform.isDone(e.data) {
                 if rewriting, let chunk = self.rewriter.flushChunk() { ChatStreamTransform.writeEvent(chunk, into: &out) }
                 out.append(contentsOf: e.raw)
@@ -35,18 +44,22 @@ public final class ChatStreamTransform {
             }
             if let u = Usage.ofChunk(e.data) {
                 self.usage = u
-                if hide && ChatStreamTransform.isUsageOnly(e.data) { return }
+                if hide && ChatStreamTransform.isUsageOnly(e.data) { self.lastEventReplaced = true; return }
             }
             let start = out.count
             if rewriting && self.rewriter.rewrite(data: e.data, appendingEventTo: &out) {
+                self.lastEventReplaced = true
                 // Data that came in several `data:` lines is joined with LFs, which may survive
                 // as whitespace between JSON tokens: the one line written must not carry them.
                 if e.isMultiLine { ChatStreamTransform.flattenLines(&out, from: start) }
             } else {
                 out.append(contentsOf: e.raw)
             }
-        }, onOther: { out.append(contentsOf: $0) })
+        }, onOther: { self.lastEventReplaced = false; out.append(contentsOf: $0) })
     }
+
+    /// The last item went out other than as it came (rewritten, or kept back).
+    var lastEventReplaced = false
 
     /// A chunk that carries usage and no choices: the usage chunk `include_usage` adds.
     static func isUsageOnly(_ data: UnsafeRawBufferPointer) -> Bool {

@@ -52,6 +52,16 @@ public struct SSEParser: Sendable {
     /// Bytes of an unfinished item held for the next feed.
     public var heldBytes: Int { raw.count }
 
+    /// Whether `bytes` begin with the LF of a CRLF whose CR ended the last item, in the feed
+    /// before. Fed on, that LF is reported as a byte of its own (`onOther`); a consumer that
+    /// replaced the item it belongs to can take it instead (`skipLineEndTail`) and drop it.
+    public func startsWithLineEndTail(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        lastWasCR && raw.isEmpty && !overflowed && bytes.first == 0x0A
+    }
+
+    /// Takes the LF `startsWithLineEndTail` found: feed the bytes after it.
+    public mutating func skipLineEndTail() { lastWasCR = false }
+
     /// The fast interface: `onEvent` for each complete event, `onOther` for bytes carrying none.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, onEvent: (RawEvent) -> Void,
                               onOther: (UnsafeRawBufferPointer) -> Void) {
