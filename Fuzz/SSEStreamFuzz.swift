@@ -169,10 +169,17 @@ private struct ParserRun {
     var held: [UInt8] = []
 }
 
+/// An item's size as the limit counts it: its last line end is one byte, CRLF too (its LF may
+/// arrive in a later feed than the rest).
+private func limitedSize(_ raw: some Collection<UInt8>) -> Int {
+    let crlf = raw.count >= 2 && raw.dropFirst(raw.count - 2).elementsEqual([0x0D, 0x0A])
+    return raw.count - (crlf ? 1 : 0)
+}
+
 private func checkItem(_ raw: UnsafeRawBufferPointer, limit: Int, _ what: String) {
     guard let last = raw.last else { violated("an empty \(what) was reported") }
     if last != 0x0A && last != 0x0D { violated("a reported \(what) does not end with a line end: \(shown(raw))") }
-    if raw.count > limit { violated("a reported \(what) of \(raw.count) bytes is over maxHeldBytes \(limit): \(shown(raw))") }
+    if limitedSize(raw) > limit { violated("a reported \(what) of \(raw.count) bytes is over maxHeldBytes \(limit): \(shown(raw))") }
 }
 
 /// Feeds `pieces` of the stream to a fresh parser, through the fast interface or the convenient
@@ -267,7 +274,7 @@ private func checkParser(_ stream: [UInt8], reference: [Item], rest: Int, pieces
     // The first item over the limit (the unfinished rest counts as one) is where the parser stops.
     var items = reference
     var overflowAt: Int?
-    if let k = reference.firstIndex(where: { $0.range.count > limit }) {
+    if let k = reference.firstIndex(where: { limitedSize(stream[$0.range]) > limit }) {
         items = Array(reference[..<k])
         overflowAt = reference[k].range.lowerBound
     } else if stream.count - rest > limit {

@@ -40,8 +40,9 @@ public struct SSEParser: Sendable {
     var id: String?
     var lastWasCR = false
     var atStart = true
-    /// The most bytes of one unfinished item the parser holds (`maxEventBytes`); past it the
-    /// parser drops what it holds, sets `overflowed` and ignores everything fed after.
+    /// The most bytes of one item the parser holds (`maxEventBytes`), counting an item's last
+    /// line end as one byte (CR, LF or CRLF alike); past it the parser drops what it holds, sets
+    /// `overflowed` and ignores everything fed after.
     public var maxHeldBytes: Int
     public private(set) var overflowed = false
 
@@ -197,7 +198,9 @@ public struct SSEParser: Sendable {
                 if next < n { if bytes[next] == 0x0A { next += 1 } } else { lastWasCR = true }
             }
             let end = base + next
-            if end - reported > maxHeldBytes { overflow(); return }
+            // Counted through the line end's first byte: the LF of a CRLF may come in the next
+            // feed, and whether an item is over the limit must not depend on where bytes were cut.
+            if base + j + 1 - reported > maxHeldBytes { overflow(); return }
             endLine(until: end, reported: &reported, onEvent: onEvent, onOther: onOther)
             i = next
         }
