@@ -219,6 +219,8 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
         // The transfer was cancelled because the client left (a write to it failed): that is
         // how the exchange ended, whatever the upstream did.
         if client.isEnded {
+            // What the stream reported so far is still accounted.
+            if let chatStream { account(chatStream.usage) } else if let anthropicStream { account(anthropicStream.usage) }
             clientLeft()
             return
         }

@@ -62,6 +62,7 @@ final class ProxyWorker {
         context.unixTime = time(nil)
         let decision = gateway.decide(exchange.request, context: context)
         metrics.inFlight += 1
+        begun &+= 1
         switch decision.action {
         case .respond(let response):
             exchange.respond(response)
@@ -95,10 +96,10 @@ final class ProxyWorker {
             finish(r)
             return
         }
-        exchange.onEnd = { [unowned self, unowned exchange] in
+        exchange.onEnd = { [weak self, unowned exchange] in
             var r = record
             r.bytesOut = exchange.bytesWritten
-            finish(r)
+            self?.finish(r)
         }
     }
 
@@ -114,13 +115,23 @@ final class ProxyWorker {
     /// flight for a moment, free pages go back to the system (at most once per interval).
     private var trimTimer: LoopTimer?
     private var trimPending = false
+    /// Requests begun so far, and their number when the trim was planned: a trim runs only
+    /// after a whole quiet interval, not at a passing idle instant.
+    private var begun = 0
+    private var begunAtPlan = 0
+    private var lastTrim = -Double.infinity
     static let trimDelaySeconds = 2.0
+    /// At most one trim per worker in this long (trimming locks every arena of the heap).
+    static let trimIntervalSeconds = 30.0
 
     private func scheduleTrim() {
         trimPending = true
+        begunAtPlan = begun
         let timer = trimTimer ?? LoopTimer(loop: loop) { [unowned self] in
             trimPending = false
-            if metrics.inFlight == 0 { _ = cproxy_release_free_memory() }
+            guard metrics.inFlight == 0, begun == begunAtPlan, loop.now - lastTrim >= ProxyWorker.trimIntervalSeconds else { return }
+            lastTrim = loop.now
+            _ = cproxy_release_free_memory()
         }
         trimTimer = timer
         timer.schedule(after: ProxyWorker.trimDelaySeconds)

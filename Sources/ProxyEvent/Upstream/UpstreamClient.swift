@@ -67,6 +67,7 @@ public final class UpstreamClient {
     deinit {
         for t in Array(transfers.values) { t.cancel() }
         yielded.removeAll()
+        failed.removeAll()
         if let timerEvent { event_del(timerEvent); event_free(timerEvent) }
         if let yieldEvent { event_del(yieldEvent); event_free(yieldEvent) }
         for h in idleHandles { curl_easy_cleanup(h.handle) }
@@ -266,18 +267,33 @@ public final class UpstreamClient {
     /// `transfer` used up this pass's budget: it resumes on the loop's next turn, after the
     /// loop has seen to whatever else is ready.
     func yieldUntilNextTurn(_ transfer: UpstreamTransfer) {
-        if yielded.isEmpty {
+        if yielded.isEmpty && failed.isEmpty {
             var now = timeval(tv_sec: 0, tv_usec: 0)
             event_add(yieldEvent, &now)
         }
         yielded.append(transfer)
     }
 
+    /// `transfer` failed where it could not be ended (inside a resume): it ends on the loop's
+    /// next turn with `result`.
+    func finishOnNextTurn(_ transfer: UpstreamTransfer, _ result: CURLcode) {
+        if yielded.isEmpty && failed.isEmpty {
+            var now = timeval(tv_sec: 0, tv_usec: 0)
+            event_add(yieldEvent, &now)
+        }
+        failed.append((transfer, result))
+    }
+
+    private var failed: [(UpstreamTransfer, CURLcode)] = []
+
     private func resumeYielded() {
         let list = yielded
         yielded.removeAll()
+        let ended = failed
+        failed.removeAll()
         batching?.beginBatch()
         passBytes = 0
+        for (t, result) in ended { t.finished(result) }
         for t in list { t.resumeAfterYield() }
         collectFinished()
         batching?.endBatch()

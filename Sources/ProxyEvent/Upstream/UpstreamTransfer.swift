@@ -161,7 +161,11 @@ public final class UpstreamTransfer {
     public func resume() {
         guard isPaused, !finishedAlready, !yielding else { return }
         isPaused = false
-        curl_easy_pause(easy, CURLPAUSE_CONT)
+        // libcurl hands the held bytes over inside this call; when the delegate cancels on them,
+        // the call fails and the transfer would sit neither running nor ended. It ends on the
+        // loop's next turn instead.
+        let result = curl_easy_pause(easy, CURLPAUSE_CONT)
+        if result != CURLE_OK && !finishedAlready { client.finishOnNextTurn(self, result) }
     }
 
     func finished(_ result: CURLcode) {
@@ -191,6 +195,7 @@ public final class UpstreamTransfer {
             cproxy_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
             if status < 200 { return count }  // end of an interim response
             headDelivered = true
+            isCompressed = decodes && headHeaders.contains("Content-Encoding")
             guard let handler, handler.transferHead(status: status, headers: headHeaders) else { return 0 }
             return count
         }
@@ -206,6 +211,8 @@ public final class UpstreamTransfer {
 
     /// Paused because the loop's pass used up its budget (not because the client is slow).
     private var yielding = false
+    /// libcurl decodes this answer (it came with a `Content-Encoding`).
+    private var isCompressed = false
 
     func resumeAfterYield() {
         guard yielding else { return }
@@ -215,7 +222,9 @@ public final class UpstreamTransfer {
 
     private func bodyBytes(_ ptr: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
         guard let handler else { return 0 }
-        if client.passBytes >= UpstreamClient.passBudgetBytes {
+        // A compressed answer does not yield: libcurl would inflate the rest of what it read
+        // into its pause buffer.
+        if client.passBytes >= UpstreamClient.passBudgetBytes && !isCompressed {
             // libcurl keeps these bytes and delivers them again after the resume.
             isPaused = true
             yielding = true
