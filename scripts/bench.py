@@ -48,6 +48,37 @@ def peak_rss_mb(pids):
     return peak / 1024
 
 
+def start_fake_and_proxyd(binaries, tmp, procs, provider=None):
+    """Starts the fake upstream and one proxyd worker in front of it (as provider `fake`, with
+    `provider` merged into its entry), appends both to `procs`, waits for their ports and returns
+    (fake port, proxyd port, proxyd process)."""
+    fport = free_port()
+    procs.append(subprocess.Popen([os.path.join(binaries, "fake-upstream"), "--listen", f"127.0.0.1:{fport}"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    wait_port(fport)
+    pport = free_port()
+    cfg = os.path.join(tmp, "proxyd.json")
+    entry = {"baseUrl": f"http://127.0.0.1:{fport}", "allowedPaths": ["/v1/*"], "models": ["fake-model"]}
+    entry.update(provider or {})
+    with open(cfg, "w") as f:
+        json.dump({"inheritDefaults": False, "log": {"access": False, "level": "warn"}, "server": {"workers": 1},
+                   "providers": {"fake": entry}}, f)
+    proxy = subprocess.Popen([os.path.join(binaries, "proxyd"), "serve", "--config", cfg, "--listen", f"127.0.0.1:{pport}"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(proxy)
+    wait_port(pport)
+    return fport, pport, proxy
+
+
+def stop_all(procs):
+    """Ends the processes this script started, newest first, by their PIDs."""
+    for p in reversed(procs):
+        p.terminate()
+    for p in procs:
+        try: p.wait(timeout=10)
+        except subprocess.TimeoutExpired: p.kill()
+
+
 def children(pid):
     try:
         out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()

@@ -12,11 +12,11 @@ Every load is bounded: one answer of BYTES, at most --max-probes /healthz reques
 time-outs. Usage: scripts/healthz_under_load.py [--bytes N] [--passthrough] [--check MS]
 [--max-rss MB] [--build release|debug]
 """
-import argparse, json, os, shutil, socket, statistics, subprocess, sys, tempfile, threading, time
+import argparse, json, os, shutil, socket, statistics, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import free_port, wait_port  # noqa: E402  (the benchmark's loopback helpers)
+from bench import peak_rss_mb, start_fake_and_proxyd, stop_all  # noqa: E402  (the benchmark's loopback helpers)
 
 EVENT = ('data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"'
          + "y" * 4000 + '"},"finish_reason":null}]}\n\n')
@@ -70,14 +70,6 @@ def healthz(port):
     return (time.monotonic() - started) * 1000
 
 
-def peak_rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bytes", type=int, default=2 << 30)
@@ -91,20 +83,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="proxyd-healthz-")
     procs = []
     try:
-        fport = free_port()
-        procs.append(subprocess.Popen([os.path.join(binaries, "fake-upstream"), "--listen", f"127.0.0.1:{fport}"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(fport)
-        pport = free_port()
-        cfg = os.path.join(tmp, "proxyd.json")
-        with open(cfg, "w") as f:
-            json.dump({"inheritDefaults": False, "log": {"access": False, "level": "warn"}, "server": {"workers": 1},
-                       "providers": {"fake": {"baseUrl": f"http://127.0.0.1:{fport}", "allowedPaths": ["/v1/*", "/bulk"],
-                                              "models": ["fake-model"], "think": "split"}}}, f)
-        proxy = subprocess.Popen([os.path.join(binaries, "proxyd"), "serve", "--config", cfg, "--listen", f"127.0.0.1:{pport}"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(proxy)
-        wait_port(pport)
+        _, pport, proxy = start_fake_and_proxyd(binaries, tmp, procs,
+                                                provider={"allowedPaths": ["/v1/*", "/bulk"], "think": "split"})
         for _ in range(20):
             healthz(pport)  # warm-up
         result = {}
@@ -114,7 +94,7 @@ def main():
         while reader.is_alive() and len(times) < args.max_probes:
             times.append(healthz(pport))
         reader.join(timeout=120)
-        rss = peak_rss_mb(proxy.pid)
+        rss = peak_rss_mb([proxy.pid])
         if not times or "bytes" not in result:
             print("healthz_under_load: the big answer ended before any probe", file=sys.stderr)
             return 1
@@ -131,11 +111,7 @@ def main():
             return 1
         return 0
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try: p.wait(timeout=10)
-            except subprocess.TimeoutExpired: p.kill()
+        stop_all(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

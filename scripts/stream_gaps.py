@@ -15,7 +15,7 @@ import argparse, json, os, shutil, socket, statistics, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import free_port, wait_port  # noqa: E402  (the benchmark's loopback helpers)
+from bench import free_port, start_fake_and_proxyd, stop_all, wait_port  # noqa: E402  (the benchmark's loopback helpers)
 
 
 def largest_gaps(port, path, streams, chunks, delay):
@@ -64,19 +64,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="proxyd-gaps-")
     procs = []
     try:
-        fport = free_port()
-        procs.append(subprocess.Popen([os.path.join(binaries, "fake-upstream"), "--listen", f"127.0.0.1:{fport}"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(fport)
-        pport = free_port()
-        cfg = os.path.join(tmp, "proxyd.json")
-        with open(cfg, "w") as f:
-            json.dump({"inheritDefaults": False, "log": {"access": False, "level": "warn"}, "server": {"workers": 1},
-                       "providers": {"fake": {"baseUrl": f"http://127.0.0.1:{fport}", "allowedPaths": ["/v1/*"],
-                                              "models": ["fake-model"]}}}, f)
-        procs.append(subprocess.Popen([os.path.join(binaries, "proxyd"), "serve", "--config", cfg, "--listen", f"127.0.0.1:{pport}"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(pport)
+        fport, pport, _ = start_fake_and_proxyd(binaries, tmp, procs)
         targets = [("upstream (direct)", fport), ("proxyd", pport)]
         if shutil.which("nginx"):
             nport = free_port()
@@ -109,11 +97,7 @@ http {{ access_log off; upstream fake {{ server 127.0.0.1:{fport}; keepalive 8; 
             return 1
         return 0
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try: p.wait(timeout=10)
-            except subprocess.TimeoutExpired: p.kill()
+        stop_all(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
