@@ -62,23 +62,6 @@ private struct PendingBytes {
     func release() { storage.deallocate() }
 }
 
-private func escaped(_ bytes: some Sequence<UInt8>) -> String {
-    var s = ""
-    for b in bytes {
-        switch b {
-        case 0x0D: s += "\\r"
-        case 0x0A: s += "\\n"
-        case 0x09: s += "\\t"
-        case 0x5C: s += "\\\\"
-        case 0x20...0x7E: s.unicodeScalars.append(Unicode.Scalar(b))
-        default:
-            let hex = String(b, radix: 16)
-            s += "\\x" + (hex.count == 1 ? "0" + hex : hex)
-        }
-    }
-    return s
-}
-
 private func violated(_ what: String, _ context: [UInt8] = []) -> Never {
     // The reproducer holds every byte; the message shows enough of them to read.
     var shown = ""
@@ -267,19 +250,6 @@ private func feed(_ message: UnsafeRawBufferPointer, pieces: [Range<Int>], write
     return observed
 }
 
-/// The pieces of `count` bytes cut at `gaps` (each times `step`), the rest in the last piece.
-private func cutPieces(count: Int, gaps: UnsafeRawBufferPointer, step: Int) -> [Range<Int>] {
-    var pieces: [Range<Int>] = []
-    var at = 0
-    for g in gaps {
-        let next = min(count, at + Int(g) * step)
-        pieces.append(at..<next)
-        at = next
-    }
-    pieces.append(at..<count)
-    return pieces
-}
-
 private func describe(_ observed: [Observed]) -> String {
     observed.map { o -> String in
         switch o {
@@ -296,9 +266,9 @@ public func httpRequestParserFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> 
     guard size >= 1 else { return 0 }
     let input = UnsafeRawBufferPointer(start: data, count: size)
     let control = input[0]
-    let cuts = Int(control & 0x0F)
-    let byteByByte = control & 0x10 != 0
-    let step = 1 << Int(control >> 5)
+    let layout = CutLayout(control)
+    let cuts = layout.cuts
+    let byteByByte = layout.byteByByte
     guard size >= 1 + cuts else { return 0 }
     let gaps = UnsafeRawBufferPointer(rebasing: input[1..<(1 + cuts)])
     let message = UnsafeRawBufferPointer(rebasing: input[(1 + cuts)...])
@@ -307,7 +277,7 @@ public func httpRequestParserFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> 
     let status = statuses[Int(control) % statuses.count]
 
     let whole = feed(message, pieces: [0..<message.count], writeResponses: true, status: status)
-    let pieces = cutPieces(count: message.count, gaps: gaps, step: step)
+    let pieces = layout.pieces(count: message.count, gaps: gaps)
     if pieces.count > 1 {
         let split = feed(message, pieces: pieces, writeResponses: false, status: status)
         if split != whole {

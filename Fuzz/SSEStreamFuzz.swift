@@ -34,23 +34,6 @@ private let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
 
 // MARK: Reporting
 
-private func escaped(_ bytes: some Sequence<UInt8>) -> String {
-    var text = ""
-    for b in bytes {
-        switch b {
-        case 0x0A: text += "\\n"
-        case 0x0D: text += "\\r"
-        case 0x09: text += "\\t"
-        case 0x5C: text += "\\\\"
-        case 0x20...0x7E: text.unicodeScalars.append(Unicode.Scalar(b))
-        default:
-            let hex = String(b, radix: 16)
-            text += hex.count == 1 ? "\\x0" + hex : "\\x" + hex
-        }
-    }
-    return text
-}
-
 private func shown(_ bytes: some Collection<UInt8>, limit: Int = 300) -> String {
     let head = "\"" + escaped(bytes.prefix(limit)) + "\""
     return bytes.count > limit ? head + "… (\(bytes.count) bytes)" : head
@@ -77,19 +60,6 @@ private func withExactCopy(_ bytes: ArraySlice<UInt8>, _ body: (UnsafeRawBufferP
 private func describe(_ pieces: [Range<Int>]) -> String {
     let listed = pieces.prefix(12).map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ")
     return "[" + listed + (pieces.count > 12 ? ", … (\(pieces.count) pieces)]" : "]")
-}
-
-/// The pieces of `count` bytes cut at `gaps` (each times `step`), the rest in the last piece.
-private func cutPieces(count: Int, gaps: UnsafeRawBufferPointer, step: Int) -> [Range<Int>] {
-    var pieces: [Range<Int>] = []
-    var at = 0
-    for gap in gaps {
-        let next = min(count, at + Int(gap) * step)
-        pieces.append(at..<next)
-        at = next
-    }
-    pieces.append(at..<count)
-    return pieces
 }
 
 // MARK: The reference reading
@@ -571,9 +541,9 @@ public func sseStreamFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size >= 2 else { return 0 }
     let input = UnsafeRawBufferPointer(start: data, count: size)
     let control = input[0]
-    let cuts = Int(control & 0x0F)
-    let byteByByte = control & 0x10 != 0
-    let step = 1 << Int(control >> 5)
+    let layout = CutLayout(control)
+    let cuts = layout.cuts
+    let byteByByte = layout.byteByByte
     let setup = input[1]
     let settings = chatSettings(setup)
     let complete = setup & 0x08 != 0
@@ -583,7 +553,7 @@ public func sseStreamFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let stream = Array(input[(2 + cuts)...])
     currentStream = stream
     let (reference, rest) = referenceItems(stream)
-    let pieces = cutPieces(count: stream.count, gaps: gaps, step: step)
+    let pieces = layout.pieces(count: stream.count, gaps: gaps)
     let singleBytes = byteByByte && stream.count > 1
         ? (0..<stream.count).map { $0..<($0 + 1) } : nil
 

@@ -28,10 +28,11 @@ out=.build/fuzz
 mkdir -p "$out"
 mapfile -t core < <(find Sources/ProxyCore -name '*.swift' | LC_ALL=C sort)
 
-# build NAME TARGET-SOURCE: builds $out/NAME from ProxyCore and the target's file.
+# build NAME TARGET-SOURCE: builds $out/NAME from ProxyCore, the targets' shared support file and
+# the target's own file.
 build() {
   local binary="$out/$1" log="$out/$1.build.log" start
-  local sources=("${core[@]}" "$2")
+  local sources=("${core[@]}" Fuzz/FuzzSupport.swift "$2")
   # Rebuild only when a source is newer than the binary (CI's fresh clone always builds).
   if [ -x "$binary" ] && [ -z "$(find "${sources[@]}" -newer "$binary" -print -quit)" ]; then return 0; fi
   echo "fuzz: building $binary from ${#sources[@]} files" >&2
