@@ -51,9 +51,9 @@ struct AnswerBoundsTests {
         let t = ChatStreamTransform(settings: settings(.off))
         var out: [UInt8] = []
         let event = Array(#"data: {"choices":[{"index":0,"delta":{"content":"x"}}]}"#.utf8)
-        (event + [0x0A]).withUnsafeBytes { t.feed($0, into: &out) }
+        (event + [0x0A]).withUnsafeBytes { _ = t.feed($0, into: &out) }
         #expect(out.isEmpty)
-        [UInt8(0x0A)].withUnsafeBytes { t.feed($0, into: &out) }
+        [UInt8(0x0A)].withUnsafeBytes { _ = t.feed($0, into: &out) }
         #expect(out == event + [0x0A, 0x0A])
     }
 
@@ -71,13 +71,13 @@ struct AnswerBoundsTests {
         let limit = 4096
         let t = ChatStreamTransform(settings: settings(mode), maxEventBytes: limit)
         var out: [UInt8] = []
-        completeEvents.withUnsafeBytes { t.feed($0, into: &out) }
+        completeEvents.withUnsafeBytes { _ = t.feed($0, into: &out) }
         let before = out
         let huge = Array(#"data: {"choices":[{"index":0,"delta":{"content":""#.utf8) + [UInt8](repeating: 0x61, count: 100_000)
         var offset = 0
         while offset < huge.count && !t.overflowed {
             let piece = Array(huge[offset..<min(huge.count, offset + 1000)])
-            piece.withUnsafeBytes { t.feed($0, into: &out) }
+            piece.withUnsafeBytes { _ = t.feed($0, into: &out) }
             #expect(t.parser.heldBytes <= limit)
             offset += piece.count
         }
@@ -124,12 +124,12 @@ struct AnswerBoundsTests {
                                                                keepReasoning: true), maxEventBytes: 2048)
         let start = Array(#"event: message_start\#ndata: {"type":"message_start","message":{"id":"m","model":"claude","usage":{"input_tokens":1,"output_tokens":0}}}\#n\#nevent: content_block_delta\#ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}\#n\#n"#.utf8)
         var out: [UInt8] = []
-        start.withUnsafeBytes { for case .output(let o) in t.feed($0) { out += o } }
+        _ = start.withUnsafeBytes { t.feed($0, into: &out) }
         let huge = Array(#"event: content_block_delta\#ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""#.utf8)
             + [UInt8](repeating: 0x61, count: 10_000)
-        huge.withUnsafeBytes { for case .output(let o) in t.feed($0) { out += o } }
+        _ = huge.withUnsafeBytes { t.feed($0, into: &out) }
         #expect(t.overflowed)
-        out += t.finish(upstreamComplete: false, reason: "cancelled")
+        _ = t.finish(upstreamComplete: false, reason: "cancelled", into: &out)
         let last = try JSONValue.parse(eventData(out).last!)
         #expect(last["error"]?["code"]?.stringValue == "event_too_large")
     }
@@ -166,7 +166,7 @@ struct AnswerBoundsTests {
         var out: [UInt8] = []
         for i in 0..<1000 {
             let e = Array(#"data: {"choices":[{"index":\#(i),"delta":{"content":"<think>r</think>c"}}]}"#.utf8) + [0x0A, 0x0A]
-            e.withUnsafeBytes { t.feed($0, into: &out) }
+            e.withUnsafeBytes { _ = t.feed($0, into: &out) }
         }
         #expect(t.rewriter.choices.entries.count == ChatChunkRewriter.maxChoices)
         let text = String(decoding: out, as: UTF8.self)

@@ -134,16 +134,17 @@ struct AnthropicResponseTests {
     }
 
     /// Feeds a stream in the given pieces; returns the output text and the failure, if any.
-    func stream(_ name: String, _ pieces: (([UInt8]) -> [[UInt8]]), complete: Bool = true, t: AnthropicTranslation = t) -> (String, AnthropicStreamTranslator.Event?) {
+    func stream(_ name: String, _ pieces: (([UInt8]) -> [[UInt8]]), complete: Bool = true, t: AnthropicTranslation = t) -> (String, TransformStep?) {
         var tr = AnthropicStreamTranslator(t)
         var out: [UInt8] = []
-        var failure: AnthropicStreamTranslator.Event?
+        var failure: TransformStep?
         for p in pieces(fixture("anthropic/" + name)) {
-            for e in p.withUnsafeBytes({ tr.feed($0) }) {
-                if case .output(let b) = e { out += b } else { failure = e }
-            }
+            var piece: [UInt8] = []
+            let step = p.withUnsafeBytes { tr.feed($0, into: &piece) }
+            out += piece
+            if case .failed = step { failure = step }
         }
-        out += tr.finish(upstreamComplete: complete, reason: "cut")
+        _ = tr.finish(upstreamComplete: complete, reason: "cut", into: &out)
         return (String(decoding: out, as: UTF8.self), failure)
     }
 
@@ -210,7 +211,7 @@ struct AnthropicResponseTests {
     func errorEvents() throws {
         let (before, failure) = stream("error-before-output.sse") { [$0] }
         #expect(before.isEmpty)
-        guard case .failedBeforeOutput(let status, let error)? = failure else { Issue.record("expected a failure"); return }
+        guard case .failed(let status, let error)? = failure else { Issue.record("expected a failure"); return }
         #expect(status == 529 && error.type == "overloaded_error")
         let (after, f2) = stream("error-after-output.sse") { [$0] }
         #expect(f2 == nil)

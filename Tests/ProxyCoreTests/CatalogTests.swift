@@ -288,7 +288,7 @@ struct UsageTests {
         for mode in [ThinkMode.split, .off] {
             let t = ChatStreamTransform(settings: ChatStreamSettings(think: settings(mode).think, hideUsage: true))
             var out: [UInt8] = []
-            input.withUnsafeBytes { t.feed($0, into: &out) }
+            input.withUnsafeBytes { _ = t.feed($0, into: &out) }
             t.finish(upstreamComplete: true, reason: "", into: &out)
             let text = String(decoding: out, as: UTF8.self)
             #expect(!text.contains("prompt_tokens"), "\(mode)")
@@ -297,7 +297,7 @@ struct UsageTests {
         }
         let shown = ChatStreamTransform(settings: settings(.off))
         var out: [UInt8] = []
-        input.withUnsafeBytes { shown.feed($0, into: &out) }
+        input.withUnsafeBytes { _ = shown.feed($0, into: &out) }
         #expect(out == input && shown.usage?.promptTokens == 12)
     }
 

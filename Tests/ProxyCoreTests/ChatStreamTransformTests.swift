@@ -44,7 +44,7 @@ func randomDeltas(_ atoms: [String], upTo: UInt64, _ rng: inout SplitMix) -> (St
 func transform(_ pieces: [[UInt8]], _ s: ChatStreamSettings, complete: Bool = true) -> [UInt8] {
     let t = ChatStreamTransform(settings: s)
     var out: [UInt8] = []
-    for p in pieces { p.withUnsafeBytes { t.feed($0, into: &out) } }
+    for p in pieces { p.withUnsafeBytes { _ = t.feed($0, into: &out) } }
     t.finish(upstreamComplete: complete, reason: "cut", into: &out)
     return out
 }
@@ -158,7 +158,7 @@ struct ChatStreamTransformTests {
         let input = fixture("deepseek-r1-think.sse")
         let t = ChatStreamTransform(settings: settings(.split))
         var out: [UInt8] = []
-        input.withUnsafeBytes { t.feed($0, into: &out) }
+        input.withUnsafeBytes { _ = t.feed($0, into: &out) }
         #expect(String(decoding: out, as: UTF8.self).hasSuffix("data: [DONE]\n\n"))
     }
 
@@ -335,7 +335,7 @@ struct ChatStreamTransformTests {
                     let t = ChatStreamTransform(settings: settings(mode, field: field))
                     t.rewriter.allowsDirectPath = direct
                     var out: [UInt8] = []
-                    input.withUnsafeBytes { t.feed($0, into: &out) }
+                    input.withUnsafeBytes { _ = t.feed($0, into: &out) }
                     t.finish(upstreamComplete: true, reason: "", into: &out)
                     return out
                 }

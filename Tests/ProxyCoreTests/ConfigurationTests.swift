@@ -19,7 +19,7 @@ struct ConfigurationTests {
         #expect(c.providers.map(\.id) == ["openai", "anthropic", "openrouter", "chutes", "fireworks", "together", "groq", "deepseek", "mistral"])
         #expect(c.provider("openai")?.apiKey == "sk-test")
         #expect(c.provider("anthropic")?.apiKey == nil)
-        #expect(c.provider("anthropic")?.api == .anthropic)
+        #expect(c.provider("anthropic")?.dialect.name == "anthropic")
         #expect(c.provider("anthropic")?.chatCompletionsURL.description == "https://api.anthropic.com/v1/messages")
         #expect(c.provider("openrouter")?.chatCompletionsURL.description == "https://openrouter.ai/api/v1/chat/completions")
         #expect(c.provider("chutes")?.chatCompletionsURL.description == "https://llm.chutes.ai/v1/chat/completions")

@@ -98,31 +98,6 @@ public struct ModelCatalog: Sendable {
         byModel[id] == nil ? nil : model(id)
     }
 
-    /// `GET /v1/models` in the Anthropic Messages API's shape (a request with
-    /// `anthropic-version`): one page holding every model.
-    public var anthropicListing: JSONValue {
-        .object([
-            ("data", .array(order.map { anthropicModel($0) })),
-            ("has_more", .bool(false)),
-            ("first_id", order.first.map { .string($0) } ?? .null),
-            ("last_id", order.last.map { .string($0) } ?? .null),
-        ])
-    }
-
-    /// `GET /v1/models/{id}` in the Anthropic shape; nil when unknown.
-    public func describeForAnthropic(_ id: String) -> JSONValue? {
-        byModel[id] == nil ? nil : anthropicModel(id)
-    }
-
-    func anthropicModel(_ m: String) -> JSONValue {
-        .object([
-            ("type", .string("model")),
-            ("id", .string(m)),
-            ("display_name", .string(m)),
-            ("created_at", .string(ModelCatalog.rfc3339(firstSeen[m] ?? 0))),
-        ])
-    }
-
     /// Unix seconds as an RFC 3339 UTC time (`2025-02-19T00:00:00Z`), from the civil calendar.
     static func rfc3339(_ seconds: Int) -> String {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400

@@ -53,15 +53,6 @@ public struct CircuitBreakerSettings: Sendable, Equatable {
     public init() {}
 }
 
-/// Reasoning settings (`think`).
-public struct ThinkSettings: Sendable, Equatable {
-    public var mode: ThinkMode = .split
-    public var field: String = "reasoning_content"
-    public var tags: [String] = ["think"]
-    public var assumeOpen: Bool = false
-    public init() {}
-}
-
 public enum LogLevel: String, Sendable, Equatable, Comparable, CaseIterable {
     case debug, info, warn, error
 
@@ -100,6 +91,8 @@ public struct Configuration: Sendable {
     public var debugRoutes = false
     public var logLevel: LogLevel = .info
     public var accessLog = true
+    /// The APIs providers may speak, and the hub form.
+    public let dialects: DialectRegistry
 
     /// The provider named `id`.
     public func provider(_ id: String) -> Provider? {
@@ -108,9 +101,10 @@ public struct Configuration: Sendable {
 
     var providerIndex: [String: Int] = [:]
 
-    init(providers: [Provider], genericProxy: GenericProxySettings) {
+    init(providers: [Provider], genericProxy: GenericProxySettings, dialects: DialectRegistry) {
         self.providers = providers
         self.genericProxy = genericProxy
+        self.dialects = dialects
         for (i, p) in providers.enumerated() { providerIndex[p.id] = i }
     }
 

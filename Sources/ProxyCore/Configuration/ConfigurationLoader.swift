@@ -13,10 +13,11 @@ public struct CommandLineOverrides: Sendable, Equatable {
 /// Builds a `Configuration` from the built-in defaults, an optional JSON file's bytes, an
 /// environment (passed in, never read here) and command-line overrides.
 public enum ConfigurationLoader {
-    /// Loads and validates. Throws every problem found, each with its key path.
-    public static func load(file: [UInt8]?, environment: [String: String],
-                            overrides: CommandLineOverrides = CommandLineOverrides()) throws(ConfigurationError) -> Configuration {
-        var reader = Reader(environment: environment)
+    /// Loads and validates; `dialects` are the APIs a provider may name. Throws every problem
+    /// found, each with its key path.
+    public static func load(file: [UInt8]?, environment: [String: String], overrides: CommandLineOverrides,
+                            dialects: DialectRegistry) throws(ConfigurationError) -> Configuration {
+        var reader = Reader(environment: environment, dialects: dialects)
         var root: JSONValue = .object([])
         if let file {
             do {
@@ -37,9 +38,13 @@ public enum ConfigurationLoader {
 /// Walks the JSON with key paths, collecting every problem instead of stopping at the first.
 struct Reader {
     let environment: [String: String]
+    let dialects: DialectRegistry
     var problems: [String] = []
 
-    init(environment: [String: String]) { self.environment = environment }
+    init(environment: [String: String], dialects: DialectRegistry) {
+        self.environment = environment
+        self.dialects = dialects
+    }
 
     mutating func problem(_ path: String, _ message: String) { problems.append("\(path): \(message)") }
 
@@ -271,7 +276,8 @@ struct Reader {
         let access = bool(member(lg, "access"), "log.access") ?? true
 
         guard problems.isEmpty else { return nil }
-        var config = Configuration(providers: providers, genericProxy: GenericProxySettings(enabled: enabled, allowedHosts: allowlist))
+        var config = Configuration(providers: providers, genericProxy: GenericProxySettings(enabled: enabled, allowedHosts: allowlist),
+                                   dialects: dialects)
         config.server = server
         config.authKeys = authKeys
         config.modelList = modelList
@@ -307,9 +313,9 @@ struct Reader {
         } else if member(f, "baseUrl") == nil {
             problem("\(path).baseUrl", "is required")
         }
-        var api = APIDialect.openai
+        var dialect = dialects.hub
         if let a = string(member(f, "api"), "\(path).api") {
-            if let d = APIDialect(rawValue: a) { api = d } else { problem("\(path).api", "must be openai or anthropic") }
+            if let d = dialects.named(a) { dialect = d } else { problem("\(path).api", "must be \(dialects.names)") }
         }
         var chat: UpstreamURL? = nil
         if let c = string(member(f, "chatCompletionsUrl"), "\(path).chatCompletionsUrl") {
@@ -360,8 +366,8 @@ struct Reader {
         }
         let maxTokens = int(member(f, "defaultMaxTokens"), "\(path).defaultMaxTokens", min: 1) ?? 4096
         guard problems.count == before, let base else { return nil }
-        let chatURL = chat ?? base.appendingPath(api == .anthropic ? "/v1/messages" : "/v1/chat/completions")
-        return Provider(id: id, baseURL: base, api: api, chatCompletionsURL: chatURL, allowedPaths: AllowedPaths(patterns),
+        let chatURL = chat ?? base.appendingPath(dialect.chatPath)
+        return Provider(id: id, baseURL: base, dialect: dialect, chatCompletionsURL: chatURL, allowedPaths: AllowedPaths(patterns),
                         apiKey: key, apiKeyVariable: keyVariable, requiresApiKey: requires, timeoutSeconds: timeout,
                         priority: priority, autoDetect: autoDetect, models: models, supportsNativeUsdCost: nativeCost,
                         headers: headers, think: think, defaultMaxTokens: maxTokens)

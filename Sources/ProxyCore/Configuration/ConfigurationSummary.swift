@@ -7,7 +7,7 @@ public enum ConfigurationSummary {
         for p in c.providers {
             let key = p.apiKey != nil ? "key set" : (p.apiKeyVariable.map { "no key (\($0) unset)" } ?? "no key")
             let paths = p.allowedPaths.patterns.map(\.text).joined(separator: " ")
-            lines.append("  \(p.id): \(p.api.rawValue) \(p.baseURL) priority \(p.priority), \(key), allowedPaths: \(paths.isEmpty ? "none" : paths)")
+            lines.append("  \(p.id): \(p.dialect.name) \(p.baseURL) priority \(p.priority), \(key), allowedPaths: \(paths.isEmpty ? "none" : paths)")
         }
         lines.append("generic proxy: \(c.genericProxy.enabled ? "on, hosts: " + c.genericProxy.allowedHosts.entries.map(\.text).joined(separator: " ") : "off")")
         lines.append("proxy keys: \(c.authKeys.isEmpty ? "none (open)" : "\(c.authKeys.count) configured")")

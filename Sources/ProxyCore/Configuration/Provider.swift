@@ -1,25 +1,10 @@
-/// The API dialect an upstream speaks.
-public enum APIDialect: String, Sendable, Equatable {
-    case openai
-    case anthropic
-}
-
-/// What happens to `<think>` reasoning in chat-completion responses.
-public enum ThinkMode: String, Sendable, Equatable {
-    /// Reasoning moves from `content` to the reasoning field.
-    case split
-    /// Reasoning is removed.
-    case strip
-    /// Bytes pass through untouched.
-    case off
-}
-
 /// One upstream provider, fully resolved: every default applied, its key read. Immutable and
 /// shared by reference: a request's plan refers to it without copying it.
 public final class Provider: Sendable, Equatable {
     public let id: String
     public let baseURL: UpstreamURL
-    public let api: APIDialect
+    /// The API it speaks (`api`).
+    public let dialect: any UpstreamDialect
     public let chatCompletionsURL: UpstreamURL
     public let allowedPaths: AllowedPaths
     /// The key sent upstream, if one is configured and its variable is set.
@@ -36,13 +21,13 @@ public final class Provider: Sendable, Equatable {
     public let think: ThinkMode?
     public let defaultMaxTokens: Int
 
-    public init(id: String, baseURL: UpstreamURL, api: APIDialect, chatCompletionsURL: UpstreamURL, allowedPaths: AllowedPaths,
+    public init(id: String, baseURL: UpstreamURL, dialect: any UpstreamDialect, chatCompletionsURL: UpstreamURL, allowedPaths: AllowedPaths,
                 apiKey: String?, apiKeyVariable: String?, requiresApiKey: Bool, timeoutSeconds: Double, priority: Int,
                 autoDetect: Bool, models: [String], supportsNativeUsdCost: Bool, headers: [(String, String)],
                 think: ThinkMode?, defaultMaxTokens: Int) {
         self.id = id
         self.baseURL = baseURL
-        self.api = api
+        self.dialect = dialect
         self.chatCompletionsURL = chatCompletionsURL
         self.allowedPaths = allowedPaths
         self.apiKey = apiKey
@@ -59,7 +44,7 @@ public final class Provider: Sendable, Equatable {
     }
 
     public static func == (lhs: Provider, rhs: Provider) -> Bool {
-        lhs.id == rhs.id && lhs.baseURL == rhs.baseURL && lhs.api == rhs.api
+        lhs.id == rhs.id && lhs.baseURL == rhs.baseURL && lhs.dialect.name == rhs.dialect.name
             && lhs.chatCompletionsURL == rhs.chatCompletionsURL && lhs.allowedPaths == rhs.allowedPaths
             && lhs.apiKey == rhs.apiKey && lhs.apiKeyVariable == rhs.apiKeyVariable
             && lhs.requiresApiKey == rhs.requiresApiKey && lhs.timeoutSeconds == rhs.timeoutSeconds

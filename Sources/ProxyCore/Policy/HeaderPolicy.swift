@@ -66,13 +66,7 @@ public enum HeaderPolicy {
         if let key = provider.apiKey {
             out.remove("Authorization")
             out.remove("x-api-key")
-            switch provider.api {
-            case .openai:
-                out.add("Authorization", "Bearer " + key)
-            case .anthropic:
-                out.add("x-api-key", key)
-                if !out.contains("anthropic-version") { out.add("anthropic-version", "2023-06-01") }
-            }
+            provider.dialect.addKey(key, to: &out)
         } else if provider.requiresApiKey && !out.contains("Authorization") && !out.contains("x-api-key") {
             let variable = provider.apiKeyVariable.map { "set \($0) or " } ?? ""
             return .failure(.unauthorized("provider '\(provider.id)' needs an API key: \(variable)send your own key",

@@ -60,7 +60,7 @@ final class ModelListLoader {
                 body: { [unowned self] bytes in
                     guard body.count + bytes.count <= 64 << 20 else { return .cancel }
                     body.append(contentsOf: bytes)
-                    return .accepted
+                    return .accept
                 },
                 done: { [unowned self] error in
                     transfer = nil
@@ -148,7 +148,7 @@ public enum ModelListOnce {
             body: { bytes in
                 guard body.count + bytes.count <= 64 << 20 else { return .cancel }
                 body.append(contentsOf: bytes)
-                return .accepted
+                return .accept
             },
             done: { error in
                 outcome = error ?? (status == 200 ? nil : "HTTP \(status)")

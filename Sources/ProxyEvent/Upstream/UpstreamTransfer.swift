@@ -35,7 +35,7 @@ public final class UpstreamTransfer {
         public func transferDone(error: String?) { done(error) }
     }
 
-    public enum BodyVerdict { case accepted, pause, cancel }
+    public typealias BodyVerdict = UpstreamBodyVerdict
 
     private unowned let client: UpstreamClient
     let easy: UnsafeMutableRawPointer
@@ -232,7 +232,7 @@ public final class UpstreamTransfer {
             return Int(CURL_WRITEFUNC_PAUSE)
         }
         switch handler.transferBody(UnsafeRawBufferPointer(start: ptr, count: count)) {
-        case .accepted:
+        case .accept:
             client.passBytes += count
             return count
         case .pause:

@@ -4,7 +4,9 @@
 /// no change (all of them in `off`) go out exactly as they came. A stream that breaks off, never
 /// sends `[DONE]` or has an event over `maxEventBytes` ends with an error event after its
 /// complete events, instead of a clean finish.
-public final class ChatStreamTransform {
+public final class ChatStreamTransform: ResponseTransform {
+    public var headTiming: HeadTiming { .atCommit }
+    public var rewritesBody: Bool { true }
     public let settings: ChatStreamSettings
     var parser: SSEParser
     var rewriter: ChatChunkRewriter
@@ -23,7 +25,8 @@ public final class ChatStreamTransform {
     public var overflowed: Bool { parser.overflowed }
 
     /// Feeds upstream bytes; appends the bytes to send now to `out`.
-    public func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    @discardableResult
+    public func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> TransformStep {
         var input = bytes
         if parser.startsWithLineEndTail(input) {
             // The LF of a CRLF cut from its CR: it belongs to the last event, and goes out only
@@ -56,6 +59,7 @@ public final class ChatStreamTransform {
                 out.append(contentsOf: e.raw)
             }
         }, onOther: { self.lastEventReplaced = false; out.append(contentsOf: $0) })
+        return overflowed ? .stop : .output
     }
 
     /// The last item went out other than as it came (rewritten, or kept back).
@@ -94,8 +98,9 @@ public final class ChatStreamTransform {
     /// Ends the stream. `upstreamComplete` says whether the upstream finished its transfer
     /// cleanly; either way a stream without `[DONE]` ends with an error event. The bytes of an
     /// unfinished event are dropped; text the rewriter held back is released first.
-    public func finish(upstreamComplete: Bool, reason: String, into out: inout [UInt8]) {
-        guard !sawDone else { return }
+    @discardableResult
+    public func finish(upstreamComplete: Bool, reason: String, into out: inout [UInt8]) -> TransformEnding {
+        guard !sawDone else { return .stream(complete: true) }
         let held = parser.heldBytes
         parser.flushPending { _ in }
         if settings.think.mode != .off { flushHeld(into: &out) }
@@ -116,5 +121,6 @@ public final class ChatStreamTransform {
         out.append(contentsOf: "data: ".utf8)
         error.body.encode(into: &out)
         out.append(contentsOf: [0x0A, 0x0A])
+        return .stream(complete: false)
     }
 }

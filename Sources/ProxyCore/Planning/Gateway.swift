@@ -9,12 +9,18 @@ public final class Gateway: Sendable {
     /// The model list this snapshot was built with.
     public let modelList: ModelList
 
+    /// Shapes `GET /v1/models` answers in besides the hub form's, asked for by headers.
+    let modelListings: [any ModelListingShape]
+
     /// - Parameters:
     ///   - now: the time (Unix seconds) this snapshot is made at, the `created` of models first
     ///     seen in it.
     ///   - replacing: the snapshot this one replaces, whose models keep their `created`.
-    public init(configuration: Configuration, modelList: ModelList = ModelList(), now: Int = 0, replacing previous: Gateway? = nil) {
+    ///   - modelListings: shapes of the model listing besides the hub form's.
+    public init(configuration: Configuration, modelList: ModelList = ModelList(), now: Int = 0, replacing previous: Gateway? = nil,
+                modelListings: [any ModelListingShape] = StandardDialects.modelListings) {
         self.configuration = configuration
+        self.modelListings = modelListings
         self.modelList = modelList
         router = Router(debugRoutes: configuration.debugRoutes)
         catalog = ModelCatalog(configuration: configuration, modelList: modelList, now: now, seen: previous?.catalog.firstSeen ?? [:])
@@ -36,9 +42,7 @@ public final class Gateway: Sendable {
         let guarded: Bool
         if case .route(let r) = resolution { guarded = r.requiresProxyKey } else { guarded = true }
         if guarded, !configuration.authKeys.isEmpty {
-            let presented = request.headers["Authorization"].flatMap { v -> String? in
-                v.count > 7 && v.prefix(7).lowercased() == "bearer " ? String(v.dropFirst(7)) : nil
-            }
+            let presented = request.headers.bearerToken
             guard let presented, HeaderPolicy.proxyKeyMatches(presented, keys: configuration.authKeys) else {
                 return answer(.error(.unauthorized(presented == nil ? "missing proxy key: send Authorization: Bearer <key>"
                                                                     : "invalid proxy key")))
@@ -66,15 +70,15 @@ public final class Gateway: Sendable {
         case .openAPI:
             return answer(.json(200, OpenAPIDocument.document))
         case .models:
-            let anthropic = request.headers.contains("anthropic-version")
-            return answer(.json(200, anthropic ? catalog.anthropicListing : catalog.listing))
+            let shape = modelListings.first { $0.isAsked(by: request.headers) }
+            return answer(.json(200, shape?.listing(of: catalog) ?? catalog.listing))
         case .model(let raw):
             // The id is the rest of the path, percent-decoded once (ids may hold a slash).
             guard let id = PathSafety.percentDecodedOnce(raw) else {
                 return answer(.error(.badRequest("model id is not valid percent-encoded UTF-8", code: "invalid_path")))
             }
-            let anthropic = request.headers.contains("anthropic-version")
-            guard let model = anthropic ? catalog.describeForAnthropic(id) : catalog.describe(id) else {
+            let shape = modelListings.first { $0.isAsked(by: request.headers) }
+            guard let model = shape.map({ $0.describe(id, in: catalog) }) ?? catalog.describe(id) else {
                 return answer(.error(.notFound("no such model: \(id.prefix(200))", code: "model_not_found")))
             }
             return answer(.json(200, model))
@@ -89,11 +93,11 @@ public final class Gateway: Sendable {
             case .failure(let e): return answer(.error(e))
             case .success(let u): url = u
             }
-            let (body, hide, model) = Gateway.askingForUsage(request.body)
-            switch attempt(nil, url: url, request: request, keys: .clientOnly, requestID: requestID, chat: true, body: body) {
+            let parsed = ChatRequestBody(request.body)
+            switch chatAttempt(nil, url: url, request: request, parsed: parsed, keys: .clientOnly, requestID: requestID, context: context) {
             case .failure(let e): return answer(.error(e))
             case .success(let a):
-                return Decision(action: .forward(ForwardPlan(attempts: [a], isChatCompletion: true, model: model, hideUsage: hide)),
+                return Decision(action: .forward(ForwardPlan(attempts: [a], isChatCompletion: true, model: parsed?.model)),
                                 route: routeName, requestID: requestID)
             }
         case .prebuiltProvider(let id):
@@ -101,20 +105,12 @@ public final class Gateway: Sendable {
                 return answer(.error(.notFound("unknown provider '\(id)'", code: "unknown_provider")))
             }
             let url = provider.chatCompletionsURL.addingQuery(request.query)
-            if provider.api == .anthropic {
-                switch anthropicAttempt(provider, url: url, model: nil, request: request, requestID: requestID, context: context) {
-                case .failure(let e): return answer(.error(e))
-                case .success(let a):
-                    return Decision(action: .forward(ForwardPlan(attempts: [a], isChatCompletion: true, model: Gateway.modelOf(request.body))),
-                                    route: routeName, requestID: requestID)
-                }
-            }
-            let (body, hide, model) = Gateway.askingForUsage(request.body)
-            switch attempt(provider, url: url, request: request, keys: .provider(provider), requestID: requestID, chat: true, body: body) {
+            let parsed = ChatRequestBody(request.body)
+            switch chatAttempt(provider, url: url, request: request, parsed: parsed, keys: .provider(provider), requestID: requestID,
+                               context: context) {
             case .failure(let e): return answer(.error(e))
-            case .success(var a):
-                if let model { a.prices = prices(model: model, provider: provider) }
-                return Decision(action: .forward(ForwardPlan(attempts: [a], isChatCompletion: true, model: model, hideUsage: hide)),
+            case .success(let a):
+                return Decision(action: .forward(ForwardPlan(attempts: [a], isChatCompletion: true, model: parsed?.model)),
                                 route: routeName, requestID: requestID)
             }
         case .debug(let provider, let rest):
@@ -129,14 +125,6 @@ public final class Gateway: Sendable {
         }
     }
 
-    /// Routes 7 and 8: the body with `stream_options.include_usage` asked for when a streamed
-    /// client did not, whether to keep the usage chunk from it, and the body's model.
-    static func askingForUsage(_ body: [UInt8]) -> ([UInt8], Bool, String?) {
-        guard let parsed = ChatRequestBody(body) else { return (body, false, nil) }
-        guard parsed.shouldAskForUsage else { return (body, false, parsed.model) }
-        return (parsed.edited(model: nil, askForUsage: true), true, parsed.model)
-    }
-
     /// The prices for `model` at `provider`: its catalog entry's, and whether the provider
     /// reports its own cost.
     func prices(model: String, provider: Provider) -> Usage.Prices {
@@ -144,57 +132,37 @@ public final class Gateway: Sendable {
         return Usage.Prices(prompt1K: e?.promptPrice1K, completion1K: e?.completionPrice1K, nativeUSD: provider.supportsNativeUsdCost)
     }
 
-    static func modelOf(_ body: [UInt8]) -> String? { ChatRequestBody(body)?.model }
-
-    /// An attempt at a provider that speaks the Anthropic Messages API: the request translated,
-    /// the answer to be translated back.
-    func anthropicAttempt(_ provider: Provider, url: UpstreamURL, model: String?, request: IncomingRequest, requestID: String,
-                          context: RequestContext) -> Result<UpstreamAttempt, ProxyError> {
-        guard let body = try? JSONValue.parse(request.body) else {
-            return .failure(.badRequest("request body is not valid JSON", code: "invalid_json"))
-        }
-        guard let upstreamModel = model ?? body["model"]?.stringValue else {
-            return .failure(.badRequest("request body has no 'model' string", code: "missing_model"))
-        }
-        let translated: Anthropic.Request
-        switch AnthropicRequestTranslator.translate(body, model: upstreamModel, defaultMaxTokens: provider.defaultMaxTokens) {
+    /// A chat request to `provider` (nil: the generic forwarder), in its dialect: the header
+    /// policy's headers, then the dialect's request and its way back. `dialect` overrides the
+    /// provider's (a chat path passed through is read in the hub form whatever the provider).
+    func chatAttempt(_ provider: Provider?, url: UpstreamURL, request: IncomingRequest, parsed: ChatRequestBody?,
+                     upstreamModel: String? = nil, keys: HeaderPolicy.KeySource, requestID: String, context: RequestContext,
+                     dialect: (any UpstreamDialect)? = nil) -> Result<UpstreamAttempt, ProxyError> {
+        let headers: HTTPHeaders
+        switch HeaderPolicy.upstreamRequestHeaders(client: request.headers, keys: keys, proxyKeysConfigured: !configuration.authKeys.isEmpty,
+                                                   requestID: requestID, identityEncoding: true) {
         case .failure(let e): return .failure(e)
-        case .success(let r): translated = r
+        case .success(let h): headers = h
         }
-        var client = request.headers
-        // The OpenAI SDK can only send a Bearer key; Anthropic wants it in x-api-key.
-        if provider.apiKey == nil, !client.contains("x-api-key"), let auth = client["Authorization"],
-           auth.lowercasedASCII.hasPrefix("bearer "), configuration.authKeys.isEmpty {
-            client.remove("Authorization")
-            client.add("x-api-key", String(auth.dropFirst(7)))
-        }
-        var req = request
-        req.headers = client
-        return attempt(provider, url: url, request: req, keys: .provider(provider), requestID: requestID, chat: true,
-                       body: translated.json.encoded()).map { a in
-            var a = a
-            a.headers.set("Content-Type", "application/json")
-            if !a.headers.contains("anthropic-version") { a.headers.add("anthropic-version", "2023-06-01") }
-            a.prices = prices(model: body["model"]?.stringValue ?? upstreamModel, provider: provider)
-            let think = a.think
-            a.translation = AnthropicTranslation(created: context.unixTime,
-                                                 includeUsage: body["stream_options"]?["include_usage"]?.boolValue ?? false,
-                                                 reasoningField: think.field, keepReasoning: think.mode != .strip)
-            return a
-        }
+        var think = configuration.think
+        if let mode = provider?.think { think.mode = mode }
+        var draft = ChatRequestDraft(headers: headers, body: request.body, request: parsed, upstreamModel: upstreamModel, think: think,
+                                     defaultMaxTokens: provider?.defaultMaxTokens ?? 4096, unixTime: context.unixTime)
+        if let refusal = (dialect ?? provider?.dialect ?? configuration.dialects.hub).prepareChat(&draft) { return .failure(refusal) }
+        var a = UpstreamAttempt(providerID: provider?.id, url: url, method: request.method, headers: draft.headers, body: draft.body,
+                                timeoutSeconds: provider?.timeoutSeconds ?? 60)
+        a.answers = draft.answers
+        a.decodesAnswer = true
+        if let provider, let model = parsed?.model { a.prices = prices(model: model, provider: provider) }
+        return .success(a)
     }
 
-    func attempt(_ provider: Provider?, url: UpstreamURL, request: IncomingRequest, keys: HeaderPolicy.KeySource,
-                 requestID: String, chat: Bool, body: [UInt8]? = nil) -> Result<UpstreamAttempt, ProxyError> {
-        HeaderPolicy.upstreamRequestHeaders(client: request.headers, keys: keys,
-                                            proxyKeysConfigured: !configuration.authKeys.isEmpty,
-                                            requestID: requestID, identityEncoding: chat).map { headers in
-            var think = configuration.think
-            if let mode = provider?.think { think.mode = mode }
-            var a = UpstreamAttempt(providerID: provider?.id, url: url, method: request.method, headers: headers,
-                                    body: body ?? request.body, timeoutSeconds: provider?.timeoutSeconds ?? 60, think: think)
-            a.decodesAnswer = chat
-            return a
+    /// A request passed through as it is, its answer too.
+    func plainAttempt(_ provider: Provider, url: UpstreamURL, request: IncomingRequest, requestID: String) -> Result<UpstreamAttempt, ProxyError> {
+        HeaderPolicy.upstreamRequestHeaders(client: request.headers, keys: .provider(provider), proxyKeysConfigured: !configuration.authKeys.isEmpty,
+                                            requestID: requestID, identityEncoding: false).map { headers in
+            UpstreamAttempt(providerID: provider.id, url: url, method: request.method, headers: headers, body: request.body,
+                            timeoutSeconds: provider.timeoutSeconds)
         }
     }
 
@@ -214,9 +182,12 @@ public final class Gateway: Sendable {
         var url = provider.baseURL.appendingPath(String(rest))
         url.query = nil
         url = url.addingQuery(request.query)
+        // A chat path's answer is read as a chat completion; its request goes as it came.
         let isChat = rest.hasSuffix("/chat/completions")
-        return attempt(provider, url: url, request: request, keys: .provider(provider), requestID: requestID, chat: isChat)
-            .map { ForwardPlan(attempts: [$0], isChatCompletion: isChat, model: nil) }
+        let attempt = isChat ? chatAttempt(provider, url: url, request: request, parsed: nil, keys: .provider(provider), requestID: requestID,
+                                           context: RequestContext(newRequestID: requestID), dialect: configuration.dialects.hub)
+                             : plainAttempt(provider, url: url, request: request, requestID: requestID)
+        return attempt.map { ForwardPlan(attempts: [$0], isChatCompletion: isChat, model: nil) }
     }
 
     /// Route 9's answer: how `/{provider}{rest}` would be routed, secrets redacted.

@@ -3,8 +3,8 @@ extension Gateway {
     /// request body: the JSON that route 9 answers and `proxyd route` prints.
     public func explain(method: String, path: String, model: String?, headers: HTTPHeaders = HTTPHeaders()) -> JSONValue {
         var request = IncomingRequest(method: method, target: path, headers: headers)
-        // A minimal request of the model named: enough for every dialect's translation (an
-        // Anthropic provider needs a message to translate).
+        // A minimal request of the model named: enough for every dialect's translation (some
+        // dialects need a message to translate).
         if let model {
             request.body = JSONValue.object([("model", .string(model)), ("messages", .array([
                 .object([("role", .string("user")), ("content", .string("hi"))]),

@@ -43,20 +43,10 @@ extension Gateway {
         var attempts: [UpstreamAttempt] = []
         var refusals: [ProxyError] = []
         for (provider, url, upstreamModel) in candidates {
-            if provider.api == .anthropic {
-                switch anthropicAttempt(provider, url: url.addingQuery(request.query), model: upstreamModel, request: request,
-                                        requestID: requestID, context: context) {
-                case .success(let a): attempts.append(a)
-                case .failure(let e): refusals.append(e)
-                }
-                continue
-            }
-            let forwardedBody = body.edited(model: upstreamModel == model ? nil : upstreamModel, askForUsage: body.shouldAskForUsage)
-            switch attempt(provider, url: url.addingQuery(request.query), request: request, keys: .provider(provider),
-                           requestID: requestID, chat: true, body: forwardedBody) {
-            case .success(var a):
-                a.prices = prices(model: model, provider: provider)
-                attempts.append(a)
+            switch chatAttempt(provider, url: url.addingQuery(request.query), request: request, parsed: body,
+                               upstreamModel: upstreamModel == model ? nil : upstreamModel, keys: .provider(provider),
+                               requestID: requestID, context: context) {
+            case .success(let a): attempts.append(a)
             case .failure(let e): refusals.append(e)
             }
         }
@@ -64,8 +54,7 @@ extension Gateway {
         guard !attempts.isEmpty else {
             return answer(.error(.unauthorized("no candidate provider for '\(model)' has an API key", code: "missing_api_key")))
         }
-        return Decision(action: .forward(ForwardPlan(attempts: attempts, isChatCompletion: true, model: model,
-                                                     hideUsage: body.shouldAskForUsage, autoDetected: autoDetected)),
+        return Decision(action: .forward(ForwardPlan(attempts: attempts, isChatCompletion: true, model: model, autoDetected: autoDetected)),
                         route: routeName, requestID: requestID)
     }
 }
