@@ -84,7 +84,7 @@ public struct AnswerHead: Sendable, Equatable {
         body = type.hasPrefix("text/event-stream") ? .eventStream : type.hasPrefix("application/json") ? .json : .other
     }
 
-    public var isSuccess: Bool { (200...299).contains(status) }
+    public var isSuccess: Bool { status >= 200 && status < 300 }
 }
 
 /// How the answers of one upstream attempt reach the client: picks the transform for each

@@ -12,7 +12,7 @@ public enum AttemptOutcome: Sendable, Equatable {
     public var isFailure: Bool {
         switch self {
         case .connectionFailed, .timedOut: return true
-        case .responded(let status): return status == 429 || (500...599).contains(status)
+        case .responded(let status): return status == 429 || (status >= 500 && status < 600)
         }
     }
 

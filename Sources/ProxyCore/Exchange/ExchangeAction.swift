@@ -1,7 +1,9 @@
-/// What the I/O layer does for an `ExchangeMachine`, in the order given.
-public enum ExchangeAction {
-    /// Start this upstream request; any earlier one is over.
-    case startAttempt(UpstreamAttempt)
+/// What the I/O layer does for an `ExchangeMachine`, in the order given. Actions are plain
+/// values; what they send or start is read from the machine (`attempt(at:)`, `reply`,
+/// `output`, `record`), so queuing one copies nothing.
+public enum ExchangeAction: Sendable, Equatable {
+    /// Start the upstream request of `attempt(at:)` this index; any earlier one is over.
+    case startAttempt(Int)
     /// Stop the running upstream transfer; no `upstreamDone` follows.
     case cancelUpstream
     /// Let a paused upstream transfer deliver again.
@@ -10,8 +12,8 @@ public enum ExchangeAction {
     case armTimer(seconds: Double)
     /// The timer is not needed now.
     case cancelTimer
-    /// Send the client's response head; a streamed body follows.
-    case sendHead(status: Int, headers: HTTPHeaders)
+    /// Send the client the head of `reply`; a streamed body follows.
+    case sendHead
     /// Send the machine's `output`.
     case sendOutput
     /// Send the upstream bytes just fed, as they came.
@@ -20,17 +22,19 @@ public enum ExchangeAction {
     case finishStream
     /// End the streamed body without its proper end, so the client can tell it was cut short.
     case abortStream
-    /// Send a whole reply.
-    case respond(status: Int, headers: HTTPHeaders, body: [UInt8])
-    /// An attempt at a provider ended well or badly: its circuit breaker counts it.
-    case noteProvider(id: String, failed: Bool)
-    /// A model found by auto-detection was answered by this provider: try it first next time.
-    case remember(model: String, provider: String)
-    /// An attempt failed before any byte reached the client and the next candidate starts.
-    case failingOver(from: String, result: String, next: String)
-    /// The exchange is over on proxyd's side. The record is final except `bytesOut`, which the
+    /// Send `reply` whole.
+    case respond
+    /// The attempt of this index ended well or badly: its provider's circuit breaker counts it.
+    case noteProvider(attempt: Int, failed: Bool)
+    /// The plan's model, found by auto-detection, was answered by this attempt's provider: try
+    /// it first next time.
+    case remember(attempt: Int)
+    /// The attempt of this index failed before any byte reached the client (`failureSummary`
+    /// says how) and the next one starts.
+    case failingOver(from: Int)
+    /// The exchange is over on proxyd's side. `record` is final except `bytesOut`, which the
     /// I/O layer fills in once the client's side is over too.
-    case finish(ExchangeRecord)
+    case finish
 }
 
 /// What an upstream transfer does with the bytes it just delivered.

@@ -14,7 +14,7 @@
 ///   is paused above the high-water mark and resumed when the client drains.
 /// - Exactly one record comes out, with the status the client saw (499 when the client left
 ///   first), the attempts, timings, usage and cost.
-public struct ExchangeMachine {
+public final class ExchangeMachine {
     let plan: ForwardPlan
     let requestID: String
     let limits: ExchangeLimits
@@ -22,16 +22,16 @@ public struct ExchangeMachine {
     /// The record as it stands.
     public private(set) var record: ExchangeRecord
 
-    /// The attempt running, or the last one run.
+    /// The attempt running, or the last one run, and its index in the plan.
+    public private(set) var current: UpstreamAttempt
     var index = 0
-    var attempt: UpstreamAttempt { plan.attempts[index] }
     /// Attempts that failed before an answer, for the final error.
-    var failures: [(label: String, outcome: AttemptOutcome)] = []
+    var failures: [(index: Int, label: String, outcome: AttemptOutcome)] = []
     var transferRunning = false
     /// The committed answer's transform, from its head on.
     var transform: (any ResponseTransform)?
-    var clientStatus = 0
-    var clientHeaders = HTTPHeaders()
+    /// The client's reply: its head once an answer is committed, and its body when whole.
+    public private(set) var reply = Reply()
     var headSent = false
     /// An error that takes the place of the answer, sent once the transfer has ended.
     var pendingError: ProxyError?
@@ -48,61 +48,77 @@ public struct ExchangeMachine {
 
     /// Bytes for the client, sent on `.sendOutput`.
     public private(set) var output: [UInt8] = []
-    var actions: [ExchangeAction] = []
-    var nextActionIndex = 0
+    var actions = ActionQueue()
 
     public init(plan: ForwardPlan, requestID: String, method: String, route: String, bytesIn: Int, limits: ExchangeLimits, now: Double) {
         self.plan = plan
         self.requestID = requestID
         self.limits = limits
         started = now
+        current = plan.attempts[0]
         record = ExchangeRecord(requestID: requestID, method: method, route: route)
         record.model = plan.model
         record.bytesIn = bytesIn
-        actions.reserveCapacity(8)
     }
 
     /// The next action to perform, in order; nil when there is none.
-    public mutating func nextAction() -> ExchangeAction? {
-        guard nextActionIndex < actions.count else {
-            if nextActionIndex > 0 {
-                actions.removeAll(keepingCapacity: true)
-                nextActionIndex = 0
-            }
-            return nil
-        }
-        nextActionIndex += 1
-        return actions[nextActionIndex - 1]
-    }
+    public func nextAction() -> ExchangeAction? { actions.pop() }
 
     /// Whether the exchange is over on proxyd's side (`.finish` was queued).
     public var isFinished: Bool { finished }
 
+    /// The final record with the bytes the client's socket took.
+    public func record(bytesOut: Int) -> ExchangeRecord {
+        record.bytesOut = bytesOut
+        return record
+    }
+
+    /// The client's reply as it stands.
+    public struct Reply: Sendable {
+        public var status = 0
+        public var headers = HTTPHeaders()
+        public var body: [UInt8] = []
+    }
+
+    /// The plan's attempt of this index.
+    public func attempt(at i: Int) -> UpstreamAttempt { i == index ? current : plan.attempts[i] }
+
+    /// The label (provider, or upstream host) of the attempt of this index.
+    public func label(of index: Int) -> String { current.label }
+
+    /// The plan's model, when the client named one.
+    public var model: String? { plan.model }
+
+    /// How the attempt of this index failed, for the log.
+    public func failureSummary(of index: Int) -> String {
+        failures.last { $0.index == index }?.outcome.summary ?? ""
+    }
+
     // MARK: inputs
 
     /// Starts the first attempt.
-    public mutating func start(now: Double) {
+    public func start(now: Double) {
         startAttempt()
     }
 
     /// The running attempt's response head arrived. Returns false when the attempt is given
     /// up (the transfer is then abandoned, and `upstreamDone` follows).
-    public mutating func upstreamHead(status: Int, headers: HTTPHeaders, now: Double) -> Bool {
+    public func upstreamHead(status: Int, headers: HTTPHeaders, now: Double) -> Bool {
         stopTimer()
         record.upstreamStatus = status
         if record.ttfbSeconds == nil { record.ttfbSeconds = now - started }
         let outcome = AttemptOutcome.responded(status: status)
         guard accept(outcome) else { return false }
-        if outcome.isAnswer, plan.autoDetected, let model = plan.model, let id = attempt.providerID {
-            actions.append(.remember(model: model, provider: id))
+        if outcome.isAnswer, plan.autoDetected, plan.model != nil, current.providerID != nil {
+            actions.append(.remember(attempt: index))
         }
         let head = AnswerHead(status: status, contentType: headers["Content-Type"])
-        let t = attempt.answers.transform(for: head, limits: limits.answers)
+        let t = current.answers.transform(for: head, limits: limits.answers)
         transform = t
-        record.provider = attempt.label
+        record.provider = current.label
         record.status = status
-        clientStatus = status
-        clientHeaders = attempt.clientHeaders(upstream: headers, eventStream: head.body == .eventStream,
+        reply.status = status
+        reply.headers = current.clientHeaders(upstream: headers, eventStream: head.body == .eventStream,
                                               rewritten: t.rewritesBody, requestID: requestID)
         if t.headTiming == .withBody, let length = HTTPResponseRules.announcedLength(headers), length > limits.answers.maxResponseBytes {
             // Refused before a byte of it is read.
@@ -120,7 +136,7 @@ public struct ExchangeMachine {
     /// - Parameters:
     ///   - clientBacklog: bytes queued for the client and not yet written.
     ///   - clientEnded: the client can take nothing more (it left, or a write to it failed).
-    public mutating func upstreamBytes(_ bytes: UnsafeRawBufferPointer, clientBacklog: Int, clientEnded: Bool,
+    public func upstreamBytes(_ bytes: UnsafeRawBufferPointer, clientBacklog: Int, clientEnded: Bool,
                                        now: Double) -> UpstreamBodyVerdict {
         guard transform != nil, !clientEnded, !finished else { return .cancel }
         lastActivity = now
@@ -147,7 +163,7 @@ public struct ExchangeMachine {
     }
 
     /// The running attempt's transfer ended: cleanly when `error` is nil.
-    public mutating func upstreamDone(error: String?, clientEnded: Bool, now: Double) {
+    public func upstreamDone(error: String?, clientEnded: Bool, now: Double) {
         transferRunning = false
         stopTimer()
         guard !finished else { return }
@@ -170,7 +186,7 @@ public struct ExchangeMachine {
             // Ended before a head: the attempt could not connect.
             let outcome = AttemptOutcome.connectionFailed(error ?? "no response")
             noteAttempt(outcome)
-            failures.append((attempt.label, outcome))
+            failures.append((index, current.label, outcome))
             nextCandidateOrFail(now: now)
             return
         }
@@ -187,10 +203,10 @@ public struct ExchangeMachine {
             record.outcome = "upstream_broke"
             actions.append(.abortStream)
         case .whole(let body):
-            var headers = clientHeaders
-            headers.set("Content-Type", "application/json")
-            if let cost = record.costUSD { headers.add("x-proxyd-cost-usd", CostFormat.string(cost)) }
-            actions.append(.respond(status: clientStatus, headers: headers, body: body))
+            reply.headers.set("Content-Type", "application/json")
+            if let cost = record.costUSD { reply.headers.add("x-proxyd-cost-usd", CostFormat.string(cost)) }
+            reply.body = body
+            actions.append(.respond)
         case .error(let error, let broke):
             if broke { record.outcome = "upstream_broke" }
             respondError(error, now: now)
@@ -201,7 +217,7 @@ public struct ExchangeMachine {
 
     /// The timer fired. `upstreamPaused`: the transfer is paused (its client reads slowly, or
     /// it is yielding to others): it is not idle.
-    public mutating func timerFired(now: Double, upstreamPaused: Bool, clientEnded: Bool) {
+    public func timerFired(now: Double, upstreamPaused: Bool, clientEnded: Bool) {
         switch waiting {
         case .nothing:
             return
@@ -211,7 +227,7 @@ public struct ExchangeMachine {
             actions.append(.cancelUpstream)
             transferRunning = false
             noteAttempt(.timedOut)
-            failures.append((attempt.label, .timedOut))
+            failures.append((index, current.label, .timedOut))
             nextCandidateOrFail(now: now)
         case .bytes:
             let limit = limits.streamIdleTimeoutSeconds
@@ -232,18 +248,18 @@ public struct ExchangeMachine {
     }
 
     /// The client took every byte sent so far.
-    public mutating func clientDrained() {
+    public func clientDrained() {
         if transferRunning { actions.append(.resumeUpstream) }
     }
 
     /// The client disconnected.
-    public mutating func clientGone(now: Double) {
+    public func clientGone(now: Double) {
         clientLeft(now: now)
     }
 
     /// proxyd cut the exchange off (shutting down); the client was answered 503 if it had no
     /// head yet.
-    public mutating func clientCut(now: Double) {
+    public func clientCut(now: Double) {
         guard !finished else { return }
         if transferRunning { actions.append(.cancelUpstream); transferRunning = false }
         record.outcome = "cut"
@@ -253,99 +269,100 @@ public struct ExchangeMachine {
 
     // MARK: rules
 
-    mutating func startAttempt() {
+    func startAttempt() {
         record.attempts += 1
         transform = nil
         stoppedTransfer = false
         transferRunning = true
-        actions.append(.startAttempt(attempt))
+        actions.append(.startAttempt(index))
         waiting = .head
-        actions.append(.armTimer(seconds: attempt.timeoutSeconds))
+        actions.append(.armTimer(seconds: current.timeoutSeconds))
     }
 
     /// Counts an attempt's outcome and decides whether its answer goes to the client. False:
     /// the attempt is given up, and the next starts (or the final error goes out) once its
     /// transfer has ended.
-    mutating func accept(_ outcome: AttemptOutcome) -> Bool {
+    func accept(_ outcome: AttemptOutcome) -> Bool {
         noteAttempt(outcome)
         switch FailoverPolicy.verdict(outcome, attempt: index, of: plan.attempts.count) {
         case .commit:
             return true
         case .tryNext, .giveUp:
-            failures.append((attempt.label, outcome))
+            failures.append((index, current.label, outcome))
             failingOver = true
             return false
         }
     }
 
     /// The circuit breaker and the record's list of attempts.
-    mutating func noteAttempt(_ outcome: AttemptOutcome) {
-        if let id = attempt.providerID { actions.append(.noteProvider(id: id, failed: outcome.isFailure)) }
-        record.attemptDetails.append((attempt.label, outcome))
+    func noteAttempt(_ outcome: AttemptOutcome) {
+        if current.providerID != nil { actions.append(.noteProvider(attempt: index, failed: outcome.isFailure)) }
+        record.attemptDetails.append((current.label, outcome))
     }
 
-    mutating func nextCandidateOrFail(now: Double) {
+    func nextCandidateOrFail(now: Double) {
         guard index + 1 < plan.attempts.count else {
-            respondError(FailoverPolicy.finalError(outcomes: failures), now: now)
+            respondError(FailoverPolicy.finalError(outcomes: failures.map { ($0.label, $0.outcome) }), now: now)
             return
         }
-        actions.append(.failingOver(from: attempt.label, result: failures.last?.outcome.summary ?? "",
-                                    next: plan.attempts[index + 1].label))
+        actions.append(.failingOver(from: index))
         record.failovers += 1
         index += 1
+        current = plan.attempts[index]
         startAttempt()
     }
 
-    mutating func sendHead() {
+    func sendHead() {
         guard !headSent else { return }
         headSent = true
-        actions.append(.sendHead(status: clientStatus, headers: clientHeaders))
+        actions.append(.sendHead)
     }
 
-    mutating func sendOutput() {
+    func sendOutput() {
         sendHead()
         actions.append(.sendOutput)
     }
 
-    mutating func respondError(_ error: ProxyError, now: Double) {
-        var reply = LocalResponse.error(error)
+    func respondError(_ error: ProxyError, now: Double) {
+        let local = LocalResponse.error(error)
+        reply = Reply(status: local.status, headers: local.headers, body: local.body)
         reply.headers.set("x-request-id", requestID)
-        if failures.count == 1 || transform != nil { reply.headers.set("x-proxyd-provider", attempt.label) }
+        if failures.count == 1 || transform != nil { reply.headers.set("x-proxyd-provider", current.label) }
         // The provider chosen, even when it never answered (after several, the last one tried).
-        if record.provider == nil { record.provider = attempt.label }
+        if record.provider == nil { record.provider = current.label }
         record.status = error.status
-        actions.append(.respond(status: reply.status, headers: reply.headers, body: reply.body))
+        actions.append(.respond)
         complete(now: now)
     }
 
-    mutating func clientLeft(now: Double) {
+    func clientLeft(now: Double) {
         guard !finished else { return }
         if transferRunning { actions.append(.cancelUpstream); transferRunning = false }
         record.outcome = "client_gone"
-        if record.provider == nil { record.provider = attempt.label }
+        if record.provider == nil { record.provider = current.label }
         if record.status == 0 { record.status = 499 }
         complete(now: now)
     }
 
     /// Puts the answer's usage and its cost into the record.
-    mutating func account(_ usage: Usage?) {
+    func account(_ usage: Usage?) {
         guard let usage else { return }
         record.promptTokens = usage.promptTokens
         record.completionTokens = usage.completionTokens
-        record.costUSD = usage.cost(prices: attempt.prices)
+        record.costUSD = usage.cost(prices: current.prices)
     }
 
-    mutating func stopTimer() {
+    func stopTimer() {
         guard waiting != .nothing else { return }
         waiting = .nothing
         actions.append(.cancelTimer)
     }
 
-    mutating func complete(now: Double) {
+    func complete(now: Double) {
         guard !finished else { return }
         finished = true
         stopTimer()
         record.durationSeconds = now - started
-        actions.append(.finish(record))
+        actions.append(.finish)
     }
 }

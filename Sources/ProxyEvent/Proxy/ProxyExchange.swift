@@ -6,11 +6,12 @@ import ProxyCore
 final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
     private let worker: ProxyWorker
     private let client: ServerExchange
-    private var machine: ExchangeMachine
+    private let machine: ExchangeMachine
     private var transfer: UpstreamTransfer?
     private var timer: LoopTimer?
-    /// The finished record, waiting for the client's side to end (so `bytes_out` is final).
-    private var record: ExchangeRecord?
+    /// The record is final on proxyd's side and waits for the client's side to end (so that
+    /// `bytes_out` is what the client's socket took).
+    private var awaitingClient = false
     /// The upstream bytes being delivered, for `.sendInput`.
     private var input = UnsafeRawBufferPointer(start: nil, count: 0)
 
@@ -61,9 +62,9 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
     func clientDrained() { machine.clientDrained(); perform() }
 
     func exchangeOver() {
-        guard let record else { return }
-        self.record = nil
-        log(record)
+        guard awaitingClient else { return }
+        awaitingClient = false
+        log()
     }
 
     private func timerFired() {
@@ -78,7 +79,8 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
     private func perform() {
         while let action = machine.nextAction() {
             switch action {
-            case .startAttempt(let a):
+            case .startAttempt(let i):
+                let a = machine.attempt(at: i)
                 var request = UpstreamRequest(url: a.url, method: a.method, headers: a.headers, body: a.body,
                                               connectTimeoutSeconds: a.timeoutSeconds)
                 request.decodesAnswer = a.decodesAnswer
@@ -92,29 +94,28 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
                 timer = t
                 t.schedule(after: seconds)
             case .cancelTimer: timer?.cancel()
-            case .sendHead(let status, let headers): client.startStream(status: status, headers: headers)
+            case .sendHead: client.startStream(status: machine.reply.status, headers: machine.reply.headers)
             case .sendOutput: client.send(machine.output)
             case .sendInput: client.send(input)
             case .finishStream: client.finishStream()
             case .abortStream: client.abortStream()
-            case .respond(let status, let headers, let body): client.respond(status: status, headers: headers, body: body)
-            case .noteProvider(let id, let failed): worker.breaker.record(provider: id, failed: failed, now: worker.loop.now)
-            case .remember(let model, let provider): worker.remembered[model] = provider
-            case .failingOver(let from, let result, let next):
-                worker.metrics.recordFailover(from: from)
-                worker.logger.warn("attempt", [("request_id", .string(machine.record.requestID)), ("provider", .string(from)),
-                                               ("result", .string(result)), ("next", .string(next))])
-            case .finish(let record):
+            case .respond: client.respond(status: machine.reply.status, headers: machine.reply.headers, body: machine.reply.body)
+            case .noteProvider(let i, let failed):
+                worker.breaker.record(provider: machine.label(of: i), failed: failed, now: worker.loop.now)
+            case .remember(let i): worker.remembered[machine.model ?? ""] = machine.label(of: i)
+            case .failingOver(let i):
+                worker.metrics.recordFailover(from: machine.label(of: i))
+                worker.logger.warn("attempt", [("request_id", .string(machine.record.requestID)), ("provider", .string(machine.label(of: i))),
+                                               ("result", .string(machine.failureSummary(of: i))), ("next", .string(machine.label(of: i + 1)))])
+            case .finish:
                 // Logged once the client has the whole answer or has gone. The client holds
                 // this object until then.
-                if client.isOver { client.observer = nil; log(record) } else { self.record = record }
+                if client.isOver { client.observer = nil; log() } else { awaitingClient = true }
             }
         }
     }
 
-    private func log(_ record: ExchangeRecord) {
-        var r = record
-        r.bytesOut = client.bytesWritten
-        worker.finish(r)
+    private func log() {
+        worker.finish(machine.record(bytesOut: client.bytesWritten))
     }
 }
