@@ -84,7 +84,7 @@ public final class ExchangeMachine {
     public func attempt(at i: Int) -> UpstreamAttempt { i == index ? current : plan.attempts[i] }
 
     /// The label (provider, or upstream host) of the attempt of this index.
-    public func label(of index: Int) -> String { current.label }
+    public func label(of i: Int) -> String { i == index ? current.label : plan.attempts[i].label }
 
     /// The plan's model, when the client named one.
     public var model: String? { plan.model }
