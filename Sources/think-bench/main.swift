@@ -74,7 +74,7 @@ for mode in [ThinkMode.off, .split, .strip] {
     var sink = 0
     let start = now()
     for _ in 0..<rounds {
-        let t = ChatStreamTransform(settings: ChatStreamSettings(think: settings))
+        let t = ChatStreamTransform(settings: ChatAnswerSettings(think: settings))
         var out: [UInt8] = []
         for p in pieces { p.withUnsafeBytes { t.feed($0, into: &out) } }
         t.finish(upstreamComplete: true, reason: "", into: &out)
@@ -96,7 +96,7 @@ for mode in [ThinkMode.off, .split, .strip] {
     for (name, body) in [("plain", wholePlain), ("think", wholeThink)] {
         var settings = ThinkSettings()
         settings.mode = mode
-        let plan = ChatStreamSettings(think: settings)
+        let plan = ChatAnswerSettings(think: settings)
         var sink = 0
         let start = now()
         for _ in 0..<(rounds * 20) {

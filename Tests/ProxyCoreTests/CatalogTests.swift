@@ -286,7 +286,7 @@ struct UsageTests {
     func hiddenUsageChunk() {
         let input = fixture("deepseek-r1-think.sse")
         for mode in [ThinkMode.split, .off] {
-            let t = ChatStreamTransform(settings: ChatStreamSettings(think: settings(mode).think, hideUsage: true))
+            let t = ChatStreamTransform(settings: ChatAnswerSettings(think: settings(mode).think, hideUsage: true))
             var out: [UInt8] = []
             input.withUnsafeBytes { _ = t.feed($0, into: &out) }
             t.finish(upstreamComplete: true, reason: "", into: &out)

@@ -17,13 +17,13 @@ func fixture(_ name: String) -> [UInt8] {
     return out
 }
 
-func settings(_ mode: ThinkMode, field: String = "reasoning_content", tags: [String] = ["think"], assumeOpen: Bool = false) -> ChatStreamSettings {
+func settings(_ mode: ThinkMode, field: String = "reasoning_content", tags: [String] = ["think"], assumeOpen: Bool = false) -> ChatAnswerSettings {
     var t = ThinkSettings()
     t.mode = mode
     t.field = field
     t.tags = tags
     t.assumeOpen = assumeOpen
-    return ChatStreamSettings(think: t)
+    return ChatAnswerSettings(think: t)
 }
 
 /// Runs a stream through the transform in the given pieces, then ends it cleanly.
@@ -41,7 +41,7 @@ func randomDeltas(_ atoms: [String], upTo: UInt64, _ rng: inout SplitMix) -> (St
     return (text, deltas)
 }
 
-func transform(_ pieces: [[UInt8]], _ s: ChatStreamSettings, complete: Bool = true) -> [UInt8] {
+func transform(_ pieces: [[UInt8]], _ s: ChatAnswerSettings, complete: Bool = true) -> [UInt8] {
     let t = ChatStreamTransform(settings: s)
     var out: [UInt8] = []
     for p in pieces { p.withUnsafeBytes { _ = t.feed($0, into: &out) } }

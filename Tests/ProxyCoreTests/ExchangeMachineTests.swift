@@ -18,7 +18,7 @@ struct ExchangeMachineTests {
         case backlog(Int)
     }
 
-    static func attempt(_ id: String, answers: any AnswerMapping = ChatAnswers(ChatStreamSettings(think: ThinkSettings())),
+    static func attempt(_ id: String, answers: any AnswerMapping = ChatAnswers(ChatAnswerSettings(think: ThinkSettings())),
                         timeout: Double = 10, prices: Usage.Prices = Usage.Prices()) -> UpstreamAttempt {
         var a = UpstreamAttempt(providerID: id, url: try! UpstreamURL.parse("http://\(id).example/v1/chat/completions"), method: "POST",
                                 headers: HTTPHeaders(), body: Array("{}".utf8), timeoutSeconds: timeout)

@@ -1,3 +1,11 @@
+/// `failover.circuitBreaker`: after `failures` consecutive failed attempts a provider is tried
+/// last for `coolDownSeconds`; `failures: 0` turns the breaker off.
+public struct CircuitBreakerSettings: Sendable, Equatable {
+    public var failures = 3
+    public var coolDownSeconds: Double = 30
+    public init() {}
+}
+
 /// Remembers which providers keep failing, so a dead provider is tried last for a cool-down
 /// period instead of adding its time-out to every request. Time is passed in.
 public struct CircuitBreaker: Sendable {

@@ -18,3 +18,14 @@ public func writeHex(_ value: UInt64, minimumWidth: Int = 1, into buffer: Unsafe
     }
     return digits
 }
+
+/// The value of an ASCII hex digit (either case), or nil for any other byte.
+@inline(__always)
+func hexDigitValue(_ b: UInt8) -> UInt8? {
+    switch b {
+    case 0x30...0x39: return b &- 0x30
+    case 0x41...0x46: return b &- 0x37
+    case 0x61...0x66: return b &- 0x57
+    default: return nil
+    }
+}

@@ -45,36 +45,6 @@ public struct GenericProxySettings: Sendable, Equatable {
     public var allowedHosts: HostAllowlist
 }
 
-/// `failover.circuitBreaker`: after `failures` consecutive failed attempts a provider is tried
-/// last for `coolDownSeconds`; `failures: 0` turns the breaker off.
-public struct CircuitBreakerSettings: Sendable, Equatable {
-    public var failures = 3
-    public var coolDownSeconds: Double = 30
-    public init() {}
-}
-
-public enum LogLevel: String, Sendable, Equatable, Comparable, CaseIterable {
-    case debug, info, warn, error
-
-    var rank: Int {
-        switch self {
-        case .debug: return 0
-        case .info: return 1
-        case .warn: return 2
-        case .error: return 3
-        }
-    }
-
-    public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rank < rhs.rank }
-
-    /// A level as written in a configuration or on the command line: the four names, and
-    /// `warning` for `warn`.
-    public init?(named text: String) {
-        if text == "warning" { self = .warn; return }
-        self.init(rawValue: text)
-    }
-}
-
 /// The whole configuration, validated and with every default applied. Immutable once built;
 /// a reload builds a new one.
 public struct Configuration: Sendable {

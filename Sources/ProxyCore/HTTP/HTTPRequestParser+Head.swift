@@ -216,7 +216,7 @@ extension HTTPRequestParser {
     static func chunkSize(_ p: UnsafeRawBufferPointer) -> Result<Int, HTTPRequestError> {
         var k = 0
         var size = 0
-        while k < p.count, let h = HTTPSyntax.hexValue(p[k]) {
+        while k < p.count, let h = hexDigitValue(p[k]) {
             if size > (Int.max >> 4) { return .failure(.bad("chunk size overflows", code: "bad_chunk")) }
             size = size << 4 | Int(h)
             k += 1

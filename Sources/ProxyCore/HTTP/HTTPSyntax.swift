@@ -37,17 +37,6 @@ enum HTTPSyntax {
     @inline(__always)
     static func isWhitespace(_ b: UInt8) -> Bool { b == space || b == tab }
 
-    /// The value of a hex digit, or nil.
-    @inline(__always)
-    static func hexValue(_ b: UInt8) -> UInt8? {
-        switch b {
-        case 0x30...0x39: return b &- 0x30
-        case 0x41...0x46: return b &- 0x37
-        case 0x61...0x66: return b &- 0x57
-        default: return nil
-        }
-    }
-
     /// Whether `bytes` equals the lower-case ASCII `word`, ignoring ASCII case.
     static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer.SubSequence, _ word: StaticString) -> Bool {
         guard bytes.count == word.utf8CodeUnitCount else { return false }

@@ -151,7 +151,7 @@ public struct JSONScanner {
                      UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     i += 2
                 case UInt8(ascii: "u"):
-                    guard i + 5 < bytes.count, (2...5).allSatisfy({ PathSafety.hexValue(bytes[i + $0]) != nil }) else {
+                    guard i + 5 < bytes.count, (2...5).allSatisfy({ hexDigitValue(bytes[i + $0]) != nil }) else {
                         throw fail("invalid \\u escape")
                     }
                     i += 6

@@ -80,7 +80,9 @@ public final class EventLoop: @unchecked Sendable {
         event_base_loopbreak(base)
     }
 
-    /// The loop's cached time in seconds (monotonic clock), cheap to call per event.
+    /// Wall-clock seconds as of the loop's last wake-up (libevent keeps them from its monotonic
+    /// clock, corrected to the wall clock every few seconds): cheap to call per event. Durations
+    /// that must not jump with the wall clock use `monotonicNow()`.
     public var now: Double {
         var tv = timeval()
         event_base_gettimeofday_cached(base, &tv)

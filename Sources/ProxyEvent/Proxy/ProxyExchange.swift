@@ -101,7 +101,7 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
             case .abortStream: client.abortStream()
             case .respond: client.respond(status: machine.reply.status, headers: machine.reply.headers, body: machine.reply.body)
             case .noteProvider(let i, let failed):
-                worker.breaker.record(provider: machine.label(of: i), failed: failed, now: worker.loop.now)
+                worker.breaker.record(provider: machine.label(of: i), failed: failed, now: monotonicNow())
             case .remember(let i): worker.remembered[machine.model ?? ""] = machine.label(of: i)
             case .failingOver(let i):
                 worker.metrics.recordFailover(from: machine.label(of: i))

@@ -19,7 +19,7 @@ final class ProxyWorker {
     var remembered: [String: String] = [:]
     /// The planner's views of that state, made once (not per request).
     private lazy var rememberedProvider: (String) -> String? = { [unowned self] in remembered[$0] }
-    private lazy var isCoolingDown: (String) -> Bool = { [unowned self] in breaker.isCoolingDown($0, now: loop.now) }
+    private lazy var isCoolingDown: (String) -> Bool = { [unowned self] in breaker.isCoolingDown($0, now: monotonicNow()) }
     var graceTimer: LoopTimer?
 
     init(loop: EventLoop, socket: ListeningSocket, shared: ProxyServer, index: Int) {

@@ -1,6 +1,6 @@
 /// What proxyd does to chat-completion answers: `<think>` processing, and keeping back the usage
 /// chunk proxyd asked for on the client's behalf.
-public struct ChatStreamSettings: Sendable, Equatable {
+public struct ChatAnswerSettings: Sendable, Equatable {
     public var think: ThinkSettings
     /// Keep the usage chunk (one with no choices) from the client: proxyd asked for it.
     public var hideUsage: Bool
@@ -14,9 +14,9 @@ public struct ChatStreamSettings: Sendable, Equatable {
 /// `ChatStreamTransform`; a whole successful JSON answer is read to its end (for reasoning,
 /// usage and the cost header) and rewritten; anything else goes as it came.
 public struct ChatAnswers: AnswerMapping {
-    public let settings: ChatStreamSettings
+    public let settings: ChatAnswerSettings
 
-    public init(_ settings: ChatStreamSettings) { self.settings = settings }
+    public init(_ settings: ChatAnswerSettings) { self.settings = settings }
 
     public func transform(for head: AnswerHead, limits: AnswerLimits) -> any ResponseTransform {
         switch head.body {
@@ -30,7 +30,7 @@ public struct ChatAnswers: AnswerMapping {
     }
 }
 
-extension ChatStreamSettings: WholeAnswerRewrite {
+extension ChatAnswerSettings: WholeAnswerRewrite {
     /// A whole chat completion after `<think>` processing, with the usage it reports. A body
     /// that is not a chat completion goes as it came.
     public func rewrite(_ body: [UInt8]) -> Result<(body: [UInt8], usage: Usage?), ProxyError> {

@@ -7,12 +7,12 @@
 public final class ChatStreamTransform: ResponseTransform {
     public var headTiming: HeadTiming { .atCommit }
     public var rewritesBody: Bool { true }
-    public let settings: ChatStreamSettings
+    public let settings: ChatAnswerSettings
     var parser: SSEParser
     var rewriter: ChatChunkRewriter
     public private(set) var sawDone = false
 
-    public init(settings: ChatStreamSettings, maxEventBytes: Int = .max) {
+    public init(settings: ChatAnswerSettings, maxEventBytes: Int = .max) {
         self.settings = settings
         parser = SSEParser(maxHeldBytes: maxEventBytes)
         rewriter = ChatChunkRewriter(think: settings.think)

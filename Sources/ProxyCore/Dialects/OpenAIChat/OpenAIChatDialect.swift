@@ -18,7 +18,7 @@ public struct OpenAIChatDialect: UpstreamDialect {
                 draft.body = request.edited(model: draft.upstreamModel, askForUsage: hideUsage)
             }
         }
-        draft.answers = ChatAnswers(ChatStreamSettings(think: draft.think, hideUsage: hideUsage))
+        draft.answers = ChatAnswers(ChatAnswerSettings(think: draft.think, hideUsage: hideUsage))
         return nil
     }
 }

@@ -65,7 +65,7 @@ public enum GenericTarget {
         var i = 0
         while i < b.count {
             if b[i] == UInt8(ascii: "%") {
-                guard i + 2 < b.count, let hi = PathSafety.hexValue(b[i + 1]), let lo = PathSafety.hexValue(b[i + 2]) else { return nil }
+                guard i + 2 < b.count, let hi = hexDigitValue(b[i + 1]), let lo = hexDigitValue(b[i + 2]) else { return nil }
                 out.append(hi << 4 | lo)
                 i += 3
             } else {

@@ -47,7 +47,7 @@ public enum PathSafety {
         while i < raw.count {
             let b = raw[i]
             if b == UInt8(ascii: "%") {
-                guard i + 2 < raw.count, let hi = hexValue(raw[i + 1]), let lo = hexValue(raw[i + 2]) else {
+                guard i + 2 < raw.count, let hi = hexDigitValue(raw[i + 1]), let lo = hexDigitValue(raw[i + 2]) else {
                     throw .invalidEscape
                 }
                 let value = hi << 4 | lo
@@ -77,7 +77,7 @@ public enum PathSafety {
         var i = 0
         while i < raw.count {
             if raw[i] == UInt8(ascii: "%") {
-                guard i + 2 < raw.count, let hi = hexValue(raw[i + 1]), let lo = hexValue(raw[i + 2]) else { return nil }
+                guard i + 2 < raw.count, let hi = hexDigitValue(raw[i + 1]), let lo = hexDigitValue(raw[i + 2]) else { return nil }
                 out.append(hi << 4 | lo)
                 i += 3
             } else {
@@ -86,15 +86,6 @@ public enum PathSafety {
             }
         }
         return String(validating: out, as: UTF8.self)
-    }
-
-    static func hexValue(_ b: UInt8) -> UInt8? {
-        switch b {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - 48
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return b - 87
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return b - 55
-        default: return nil
-        }
     }
 
     static func checkStructure(_ p: [UInt8], decoded: Bool) throws(Violation) {
