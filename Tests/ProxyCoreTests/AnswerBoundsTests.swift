@@ -21,7 +21,7 @@ private func eventData(_ stream: [UInt8]) -> [String] {
     return out
 }
 
-@Suite("Answers are bounded and go out event by event (SPEC §3.5, §2)")
+@Suite("Answers are bounded and go out event by event")
 struct AnswerBoundsTests {
     @Test("a stream that breaks mid-event sends only complete events, then one error event", arguments: [ThinkMode.off, .split, .strip])
     func breakMidEvent(mode: ThinkMode) throws {

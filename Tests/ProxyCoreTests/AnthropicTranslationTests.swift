@@ -1,7 +1,7 @@
 import ProxyCore
 import Testing
 
-@Suite("OpenAI → Anthropic requests (SPEC §6)")
+@Suite("OpenAI → Anthropic requests")
 struct AnthropicRequestTests {
     func translate(_ body: String, defaultMaxTokens: Int = 4096) -> Result<Anthropic.Request, ProxyError> {
         AnthropicRequestTranslator.translate(try! JSONValue.parse(body), model: "claude-x", defaultMaxTokens: defaultMaxTokens)
@@ -80,7 +80,7 @@ struct AnthropicRequestTests {
     }
 }
 
-@Suite("Anthropic → OpenAI answers (SPEC §6)")
+@Suite("Anthropic → OpenAI answers")
 struct AnthropicResponseTests {
     static let t = AnthropicTranslation(created: 1_700_000_000, includeUsage: true)
 

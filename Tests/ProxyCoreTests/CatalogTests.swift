@@ -1,7 +1,7 @@
 @testable import ProxyCore
 import Testing
 
-@Suite("Model list, catalog and candidates (SPEC §4)")
+@Suite("Model list, catalog and candidates")
 struct CatalogTests {
     static let config = #"""
     {"inheritDefaults": false,
@@ -107,7 +107,7 @@ struct CatalogTests {
     }
 }
 
-@Suite("Failover rule (SPEC §4)")
+@Suite("Failover rule")
 struct FailoverTests {
     static let cases: [(String, AttemptOutcome, Int, Bool)] = [
         ("connection error, more left", .connectionFailed("refused"), 1, true),
@@ -170,7 +170,7 @@ struct FailoverTests {
     }
 }
 
-@Suite("Usage and cost (SPEC §4)")
+@Suite("Usage and cost")
 struct UsageTests {
     @Test("cost: tokens times the entry's prices per thousand")
     func arithmetic() {

@@ -1,7 +1,7 @@
 import ProxyCore
 import Testing
 
-@Suite("Configuration (SPEC §2)")
+@Suite("Configuration")
 struct ConfigurationTests {
     func load(_ json: String, env: [String: String] = [:], overrides: CommandLineOverrides = CommandLineOverrides()) throws(ConfigurationError) -> Configuration {
         try ConfigurationLoader.load(file: Array(json.utf8), environment: env, overrides: overrides)

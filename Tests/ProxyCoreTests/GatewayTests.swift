@@ -56,12 +56,12 @@ struct GatewayTests {
         ("malformed generic base", "POST", "/proxy/ftp://x/v1/chat/completions", [auth], 400),
     ]
 
-    @Test("checks run in SPEC order: 401, 405, 404, 400, 403", arguments: order)
+    @Test("checks run in this order: 401, 405, 404, 400, 403", arguments: order)
     func checkOrder(name: String, method: String, target: String, headers: [(String, String)], expected: Int) {
         #expect(status(decide(method, target, headers: headers)) == expected)
     }
 
-    @Test("route 0 names the service and its version")
+    @Test("the root GET / names the service and its version")
     func root() throws {
         let d = decide("GET", "/")
         guard case .respond(let r) = d.action else { Issue.record(); return }

@@ -1,7 +1,7 @@
 import ProxyCore
 import Testing
 
-@Suite("Generic forwarder target and host allow list (SPEC §3.1)")
+@Suite("Generic forwarder target and host allow list")
 struct GenericTargetTests {
     static let allowlist = HostAllowlist.parse(["llm.chutes.ai", "*.openai.com", "internal.example:8443", "*.corp.example:9000"]).0
 

@@ -1,7 +1,7 @@
 @testable import ProxyCore
 import Testing
 
-/// One rule of SPEC §2.1 and a request that exercises it.
+/// One rule of the strict request parser and a request that exercises it.
 struct ParserRule: Sendable, CustomTestStringConvertible {
     var rule: String
     /// Written with one scalar per byte (see `wireBytes`).
@@ -81,7 +81,7 @@ let parserRules: [ParserRule] = [
 ]
 
 extension HTTPRequestParserTests {
-    @Test("each rule of SPEC §2.1 gives its status, read whole or byte by byte", arguments: parserRules)
+    @Test("each parser rule gives its status, read whole or byte by byte", arguments: parserRules)
     func specRule(_ r: ParserRule) {
         let bytes = wireBytes(r.request)
         let t = parse(bytes, limits: ruleLimits)

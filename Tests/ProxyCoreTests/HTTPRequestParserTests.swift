@@ -132,7 +132,7 @@ struct HTTPRequestParserTests {
     static let corpus = HTTP1Corpus.shared
     static var limits: HTTPRequestParser.Limits { corpus.limits }
 
-    @Test("the corpus has unique names and covers every refusal status of SPEC §2.1")
+    @Test("the corpus has unique names and covers every refusal status of the strict parser")
     func corpusShape() {
         let names = Self.corpus.cases.map(\.name)
         #expect(Set(names).count == names.count)

@@ -1,7 +1,7 @@
 import ProxyCore
 import Testing
 
-@Suite("Header and key policy (SPEC §3.4)")
+@Suite("Header and key policy")
 struct HeaderPolicyTests {
     static func provider(api: String = "openai", key: String? = nil, requires: Bool = false,
                          headers: [(String, String)] = []) throws -> Provider {

@@ -1,7 +1,7 @@
 @testable import ProxyCore
 import Testing
 
-@Suite("models patterns and the built-in prefixes (SPEC §2, §4)")
+@Suite("models patterns and the built-in prefixes")
 struct ModelPatternTests {
     /// The upstream URLs of the candidates for `model`, in order, as the dry run shows them.
     func candidates(_ g: Gateway, _ model: String) -> [String] {

@@ -1,7 +1,7 @@
 import ProxyCore
 import Testing
 
-@Suite("Pass-through path safety (SPEC §3.3)")
+@Suite("Pass-through path safety")
 struct PathSafetyTests {
     static let refused: [(String, String, PathSafety.Violation)] = [
         ("dot segment", "/v1/./models", .dotSegment),

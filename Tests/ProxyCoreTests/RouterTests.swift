@@ -1,7 +1,7 @@
 import ProxyCore
 import Testing
 
-@Suite("Route table (SPEC §1)")
+@Suite("Route table")
 struct RouterTests {
     static let router = Router(debugRoutes: true)
 

@@ -10,7 +10,8 @@ func split(_ pieces: [[UInt8]], tags: [String] = ["think"], assumeOpen: Bool = f
     return (String(decoding: out.reasoning, as: UTF8.self), String(decoding: out.content, as: UTF8.self))
 }
 
-/// The rules of SPEC §5 written the plain way, over a whole text: the oracle for the properties.
+/// The `<think>` splitting rules written the plain way, over a whole text: the oracle for the
+/// properties.
 func referenceSplit(_ text: String, tags: [String], assumeOpen: Bool) -> (String, String) {
     let b = Array(text.utf8)
     func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D }
@@ -38,7 +39,7 @@ func referenceSplit(_ text: String, tags: [String], assumeOpen: Bool) -> (String
     return (s(t[..<at], UTF8.self), s(dropSpace(t[(at + len)...]), UTF8.self))
 }
 
-@Suite("Think splitter (SPEC §5)")
+@Suite("Think splitter")
 struct ThinkSplitterTests {
     static let cases: [(String, String, [String], Bool, String, String)] = [
         ("wholeReasoningThenAnswer", "<think>Let me see.</think>The answer is 4.", ["think"], false, "Let me see.", "The answer is 4."),

@@ -3,14 +3,14 @@ import Glibc
 import ProxyCore
 import Testing
 
-@Suite("Speaking Anthropic end to end (SPEC §6)")
+@Suite("Speaking Anthropic end to end")
 struct AnthropicEndToEndTests {
     static let config = """
     {"inheritDefaults": false,
      "providers": {"claude": {"baseUrl": "http://FAKE", "api": "anthropic", "allowedPaths": ["/v1/*"], "models": ["claude-test"]}}}
     """
 
-    @Test("route 8 to an anthropic provider: the request is translated, x-api-key and anthropic-version sent")
+    @Test("/provider/{id} for an anthropic provider: the request is translated, x-api-key and anthropic-version sent")
     func translatedRequest() throws {
         let h = try Harness(config: Self.config)
         let (head, body) = try httpRequest(port: h.port, "POST", "/provider/claude/v1/chat/completions",
@@ -43,7 +43,7 @@ struct AnthropicEndToEndTests {
         #expect(body.hasSuffix("data: [DONE]\n\n"))
     }
 
-    @Test("route 10 to an anthropic provider is a byte-exact pass-through")
+    @Test("pass-through to an anthropic provider is byte-exact")
     func passThroughByteExact() throws {
         let h = try Harness(config: Self.config)
         let request = #"{"model":"claude-test","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"Hi"}]}"#
@@ -76,7 +76,7 @@ struct AnthropicSDKTests {
         }
     }
 
-    @Test("anthropic SDK through route 10 with base_url pointing at proxyd")
+    @Test("anthropic SDK through the pass-through route with base_url pointing at proxyd")
     func anthropicSDK() throws {
         let h = try Harness(config: AnthropicEndToEndTests.config)
         let (status, out, err) = try PythonClient.run("anthropic_passthrough.py", ["http://127.0.0.1:\(h.port)/claude"])

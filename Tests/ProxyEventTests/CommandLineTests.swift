@@ -2,7 +2,7 @@ import Glibc
 import ProxyEvent
 import Testing
 
-@Suite("proxyd's command line (SPEC §8)")
+@Suite("proxyd's command line")
 struct CommandLineTests {
     /// Runs proxyd to completion; returns exit status, stdout and stderr.
     func run(_ args: [String], env: [String: String] = [:]) throws -> (Int32, String, String) {

@@ -3,7 +3,7 @@ import Glibc
 import ProxyCore
 import Testing
 
-@Suite("Failover, auto-detect and the circuit breaker end to end (SPEC §4)")
+@Suite("Failover, auto-detect and the circuit breaker end to end")
 struct FailoverEndToEndTests {
     /// Two providers serve `m`: `first` (priority 1) and `second` (priority 2).
     static let two = """

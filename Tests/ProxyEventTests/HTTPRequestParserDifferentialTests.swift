@@ -5,9 +5,9 @@ import Testing
 /// and why. Every other case on which those two agree, proxyd must agree with as well.
 private let deliberateDivergences: [(cases: [String], reason: String)] = [
     (["target-absolute-form", "target-authority-form", "target-asterisk-get"],
-     "SPEC §2.1: proxyd is an origin server and takes only origin-form targets, or * for OPTIONS"),
+     "proxyd is an origin server and takes only origin-form targets, or * for OPTIONS"),
     (["version-09", "version-20"],
-     "SPEC §2.1: only HTTP/1.0 and 1.1 are served (505), whatever the others parse"),
+     "proxyd serves only HTTP/1.0 and 1.1 (505), whatever the others parse"),
     (["smuggle-te-http10"],
      "RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing; proxyd refuses it"),
     (["header-value-latin1"],

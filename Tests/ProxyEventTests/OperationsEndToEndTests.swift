@@ -60,7 +60,7 @@ struct OperationsEndToEndTests {
         #expect(report.contains("passed") && !report.contains("ST101"))
     }
 
-    @Test("the official openai SDK, sync and async, on routes 6, 7, 8 and 10, and errors as its own exceptions")
+    @Test("the official openai SDK, sync and async, on every chat route, and errors as its own exceptions")
     func sdkClients() throws {
         let h = try Harness(config: Self.config.replacing("DEAD", with: String(closedPort())))
         let (status, out, err) = try PythonClient.run("openai_clients.py", ["http://127.0.0.1:\(h.port)", "http://127.0.0.1:\(h.fakePort)", "fake-model"])

@@ -116,7 +116,7 @@ private func readAllChunks(_ c: TestConnection) throws -> [UInt8]? {
     return out
 }
 
-@Suite("Upstream answers are bounded, event by event and honestly recorded (SPEC §2, §3.5, §7)", .serialized)
+@Suite("Upstream answers are bounded, event by event and honestly recorded", .serialized)
 struct UpstreamBoundsTests {
     @Test("a whole answer over maxResponseBytes is a 502 response_too_large, cancelled at once, memory small",
           arguments: [false, true])

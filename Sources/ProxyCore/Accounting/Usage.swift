@@ -111,7 +111,7 @@ public struct Usage: Sendable, Equatable {
         return ofCompletion(data)
     }
 
-    /// The cost in US dollars (SPEC §4): the upstream's own `usage.cost` when the provider
+    /// The cost in US dollars: the upstream's own `usage.cost` when the provider
     /// supports it and reported one, else tokens times the catalog prices; nil when unknown.
     public func cost(prices: Prices) -> Double? {
         if prices.nativeUSD, let reportedCost { return reportedCost }

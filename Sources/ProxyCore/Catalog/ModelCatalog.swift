@@ -1,5 +1,5 @@
-/// The models proxyd can route by name: the providers' static `models` and the model list
-/// (SPEC §4). Candidates for a model come out ordered by `priority`, ties in configuration
+/// The models proxyd can route by name: the providers' static `models` and the model list.
+/// Candidates for a model come out ordered by `priority`, ties in configuration
 /// order. Built once per configuration and model list; looked up per request.
 public struct ModelCatalog: Sendable {
     public struct Entry: Sendable, Equatable {

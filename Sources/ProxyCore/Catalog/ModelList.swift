@@ -9,7 +9,7 @@ public struct ModelListEntry: Sendable, Equatable {
     public var completionPrice1K: Double?
 }
 
-/// The parsed model list (SPEC §4): good entries, and a warning for each entry skipped.
+/// The parsed model list: good entries, and a warning for each entry skipped.
 public struct ModelList: Sendable, Equatable {
     public var entries: [ModelListEntry]
     public var warnings: [String]

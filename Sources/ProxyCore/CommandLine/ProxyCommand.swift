@@ -1,4 +1,4 @@
-/// What the `proxyd` command line asks for (SPEC §8).
+/// What the `proxyd` command line asks for.
 public enum ProxyCommand: Equatable, Sendable {
     case serve(configPath: String?, overrides: CommandLineOverrides)
     case check(configPath: String?)

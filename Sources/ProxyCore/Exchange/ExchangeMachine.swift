@@ -30,6 +30,8 @@ public final class ExchangeMachine {
     var transferRunning = false
     /// The committed answer's transform, from its head on.
     var transform: (any ResponseTransform)?
+    /// The transform holds the whole answer (so the client's backlog cannot grow from it).
+    var holdsWhole = false
     /// The client's reply: its head once an answer is committed, and its body when whole.
     public private(set) var reply = Reply()
     var headSent = false
@@ -120,7 +122,8 @@ public final class ExchangeMachine {
         reply.status = status
         reply.headers = current.clientHeaders(upstream: headers, eventStream: head.body == .eventStream,
                                               rewritten: t.rewritesBody, requestID: requestID)
-        if t.headTiming == .withBody, let length = HTTPResponseRules.announcedLength(headers), length > limits.answers.maxResponseBytes {
+        holdsWhole = t.headTiming == .withBody
+        if holdsWhole, let length = HTTPResponseRules.announcedLength(headers), length > limits.answers.maxResponseBytes {
             // Refused before a byte of it is read.
             pendingError = .responseTooLarge(limit: limits.answers.maxResponseBytes)
             return false
@@ -140,7 +143,7 @@ public final class ExchangeMachine {
                                        now: Double) -> UpstreamBodyVerdict {
         guard transform != nil, !clientEnded, !finished else { return .cancel }
         lastActivity = now
-        if clientBacklog > limits.highWaterBytes && transform!.headTiming != .withBody { return .pause }
+        if clientBacklog > limits.highWaterBytes && !holdsWhole { return .pause }
         output.removeAll(keepingCapacity: true)
         switch transform!.feed(bytes, into: &output) {
         case .output:

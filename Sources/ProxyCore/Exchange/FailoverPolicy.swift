@@ -1,4 +1,5 @@
-/// The failover rule of SPEC §4.
+/// When to try the next candidate: after a connection error, a timeout, or an upstream 429 or
+/// 5xx, and only while nothing has reached the client.
 public enum FailoverPolicy {
     /// Whether to drop this attempt and try the next candidate. Only called before any byte
     /// has reached the client.

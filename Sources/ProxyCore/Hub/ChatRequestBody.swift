@@ -1,5 +1,5 @@
 /// What proxyd reads from, and may change in, a chat-completion request body. Changes are
-/// spliced into the original bytes; everything else goes upstream byte for byte (SPEC §4).
+/// spliced into the original bytes; everything else goes upstream byte for byte.
 public struct ChatRequestBody: Sendable {
     public let bytes: [UInt8]
     let top: JSONScanner.TopLevel
@@ -35,7 +35,8 @@ public struct ChatRequestBody: Sendable {
         }
     }
 
-    /// Whether `model` is present as a string (missing or not a string is a 400 on route 6).
+    /// Whether `model` is present as a string (missing or not a string is a 400 when routing by
+    /// model).
     public var hasModel: Bool { modelMember?.isString ?? false }
 
     /// Whether proxyd should ask for the usage chunk: a stream whose client did not ask

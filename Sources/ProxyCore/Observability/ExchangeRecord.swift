@@ -37,7 +37,7 @@ public struct ExchangeRecord: Sendable {
     /// `info` otherwise.
     public var logLevel: LogLevel { status >= 500 || outcome == "upstream_broke" ? .warn : .info }
 
-    /// The fields of the access log line (SPEC §7).
+    /// The fields of the access log line.
     public var logFields: [(String, JSONValue)] {
         func opt(_ v: Int?) -> JSONValue { v.map { .int($0) } ?? .null }
         var fields: [(String, JSONValue)] = [

@@ -35,7 +35,7 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// A provider's `allowedPaths`: the rests of route 10 it lets through.
+/// A provider's `allowedPaths`: the pass-through rests it lets through.
 public struct AllowedPaths: Sendable, Equatable {
     public let patterns: [PathPattern]
 

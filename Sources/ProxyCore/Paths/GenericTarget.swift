@@ -1,4 +1,4 @@
-/// Turns route 7's raw `{base_url...}` into the upstream URL, or the error to answer.
+/// Turns the generic forwarder's raw `{base_url...}` into the upstream URL, or the error to answer.
 public enum GenericTarget {
     /// Resolves the base URL as it arrived (`https://h/p`, `https:/h/p` or percent-encoded),
     /// checks its host against `allowlist`, and appends `/v1/chat/completions` and the query.

@@ -1,5 +1,5 @@
-/// The refusal rules of SPEC §3.3 for the rest of a pass-through path. The rest is checked as
-/// it arrived and once percent-decoded; what passes is sent exactly as it arrived.
+/// The refusal rules for the rest of a pass-through path (each refusal is a 400). The rest is
+/// checked as it arrived and once percent-decoded; what passes is sent exactly as it arrived.
 public enum PathSafety {
     /// Why a rest was refused (always a 400).
     public enum Violation: Error, Equatable, Sendable {

@@ -1,5 +1,8 @@
 extension Gateway {
-    /// Route 6: candidates for the body's `model` in SPEC §4's order.
+    /// By model: the candidates for the body's `model`. The first step that finds any gives
+    /// them all: the catalog's exact entries by `priority`; else a `provider/model` prefix
+    /// naming a provider; else the providers whose `models` pattern matches; else the
+    /// `autoDetect` providers.
     func plan(chatCompletions request: IncomingRequest, requestID: String, routeName: String, context: RequestContext,
               answer: (LocalResponse) -> Decision) -> Decision {
         guard let body = ChatRequestBody(request.body) else {

@@ -1,6 +1,7 @@
 extension Gateway {
-    /// The dry-run explanation of how `method path` would be routed (SPEC §8), without a
-    /// request body: the JSON that route 9 answers and `proxyd route` prints.
+    /// The dry-run explanation of how `method path` would be routed, without a
+    /// request body: the JSON that the dry run `/debug/{provider}{rest}` answers and `proxyd route`
+    /// prints.
     public func explain(method: String, path: String, model: String?, headers: HTTPHeaders = HTTPHeaders()) -> JSONValue {
         var request = IncomingRequest(method: method, target: path, headers: headers)
         // A minimal request of the model named: enough for every dialect's translation (some

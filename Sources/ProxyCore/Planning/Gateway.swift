@@ -166,7 +166,7 @@ public final class Gateway: Sendable {
         }
     }
 
-    /// Route 10's decision: provider lookup, path safety, allowed paths.
+    /// The pass-through decision: provider lookup, path safety, allowed paths.
     func passThrough(providerID: Substring, rest: Substring, request: IncomingRequest,
                      requestID: String) -> Result<ForwardPlan, ProxyError> {
         guard let provider = configuration.provider(String(providerID)) else {
@@ -190,7 +190,7 @@ public final class Gateway: Sendable {
         return attempt.map { ForwardPlan(attempts: [$0], isChatCompletion: isChat, model: nil) }
     }
 
-    /// Route 9's answer: how `/{provider}{rest}` would be routed, secrets redacted.
+    /// The dry run's answer: how `/{provider}{rest}` would be routed, secrets redacted.
     func explainPassThrough(method: String, provider: Substring, rest: Substring, request: IncomingRequest,
                             requestID: String) -> JSONValue {
         var members: [(String, JSONValue)] = [

@@ -1,4 +1,4 @@
-/// Which headers cross proxyd in each direction, and which keys go upstream (SPEC §3.4).
+/// Which headers cross proxyd in each direction, and which keys go upstream.
 public enum HeaderPolicy {
     /// Fields never forwarded either way, besides those a `Connection` field names.
     static let hopByHop = ["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host"]
@@ -30,9 +30,10 @@ public enum HeaderPolicy {
 
     /// Whose key goes upstream.
     public enum KeySource: Sendable {
-        /// Route 7: never a configured key; the client's own `Authorization` only.
+        /// The generic forwarder: never a configured key; the client's own `Authorization` only.
         case clientOnly
-        /// Routes 6, 8, 10: the provider's configured key, else the client's.
+        /// By model, a prebuilt provider and pass-through: the provider's configured key, else
+        /// the client's.
         case provider(Provider)
     }
 

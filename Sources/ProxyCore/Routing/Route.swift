@@ -1,6 +1,6 @@
-/// The routes of SPEC §1, as resolved from a method and a raw path.
+/// The routes proxyd serves, as resolved from a method and a raw path.
 public enum Route: Sendable, Equatable {
-    /// Route 0: `GET /`, what clients probe at start-up.
+    /// The root `GET /`, what clients probe at start-up.
     case root
     case health
     case ready
@@ -10,13 +10,13 @@ public enum Route: Sendable, Equatable {
     /// `GET /v1/models/{id...}`: the raw rest of the path after `/models/`.
     case model(id: Substring)
     case chatCompletions
-    /// Route 7: the raw `{base_url...}` between `/proxy/` and `/v1/chat/completions`.
+    /// The generic forwarder: the raw `{base_url...}` between `/proxy/` and `/v1/chat/completions`.
     case genericProxy(baseURL: Substring)
-    /// Route 8.
+    /// A prebuilt provider: `/provider/{id}/v1/chat/completions`.
     case prebuiltProvider(id: Substring)
-    /// Route 9: how `/{provider}{rest}` would be routed.
+    /// The dry run `/debug/{provider}{rest}`: how `/{provider}{rest}` would be routed.
     case debug(provider: Substring, rest: Substring)
-    /// Route 10: `rest` starts with `/`.
+    /// Pass-through `/{provider}{rest}`: `rest` starts with `/`.
     case passThrough(provider: Substring, rest: Substring)
 
     /// The short name used in logs and metrics.

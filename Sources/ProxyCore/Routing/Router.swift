@@ -63,7 +63,7 @@ public struct Router: Sendable {
         let first = afterSlash[..<segmentEnd]
         let rest = afterSlash[segmentEnd...]
         guard let family = families[first] else {
-            // Route 10: `/{provider}/{rest...}` with a non-empty first segment and a rest.
+            // Pass-through: `/{provider}/{rest...}` with a non-empty first segment and a rest.
             guard !first.isEmpty, !rest.isEmpty else { return .notFound }
             return .route(.passThrough(provider: first, rest: rest))
         }

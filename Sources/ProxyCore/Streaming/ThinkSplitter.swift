@@ -1,5 +1,5 @@
-/// Separates `<think>` reasoning from the answer in one choice's content, fed in pieces
-/// (SPEC §5). Only a possible partial tag is ever held back; everything else is released as
+/// Separates `<think>` reasoning from the answer in one choice's content, fed in pieces.
+/// Only a possible partial tag is ever held back; everything else is released as
 /// soon as it is known to be reasoning or answer. Works on UTF-8 bytes: tags are ASCII, so a
 /// multi-byte character is never mistaken for part of one.
 public struct ThinkSplitter: Sendable {

@@ -1,7 +1,7 @@
 import Glibc
 import ProxyCore
 
-/// Loads the model list (SPEC §4) on one worker's loop: at start, every `refreshSeconds`, and
+/// Loads the model list on one worker's loop: at start, every `refreshSeconds`, and
 /// when asked (SIGHUP). A failed load keeps the last good list and is logged; the first good
 /// load makes the server ready.
 final class ModelListLoader {

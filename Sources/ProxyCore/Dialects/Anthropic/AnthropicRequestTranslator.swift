@@ -1,4 +1,4 @@
-/// Translates an OpenAI chat-completions request into an Anthropic Messages request (SPEC §6).
+/// Translates an OpenAI chat-completions request into an Anthropic Messages request.
 /// What Anthropic cannot express is refused with a 400 naming it, never silently dropped.
 public enum AnthropicRequestTranslator {
     /// Anthropic's temperature range.

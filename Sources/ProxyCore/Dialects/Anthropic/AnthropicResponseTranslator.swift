@@ -16,7 +16,7 @@ public struct AnthropicTranslation: Sendable, Equatable {
     }
 }
 
-/// Anthropic Messages answers as OpenAI chat completions (SPEC §6).
+/// Anthropic Messages answers as OpenAI chat completions.
 public enum AnthropicResponseTranslator {
     /// An Anthropic stop reason as an OpenAI finish reason.
     public static func finishReason(_ stop: String?) -> String {
