@@ -24,6 +24,17 @@ public final class ChatStreamTransform {
 
     /// Feeds upstream bytes; appends the bytes to send now to `out`.
     public func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        feed(bytes, into: &out, validatingOnly: false)
+    }
+
+    /// `feed` with every chunk taking the rewriter's validating path alone, the reference its
+    /// fast paths must match (tests and the fuzzer compare the two).
+    func feedValidating(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        feed(bytes, into: &out, validatingOnly: true)
+    }
+
+    @inline(__always)
+    private func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8], validatingOnly: Bool) {
         var input = bytes
         if parser.startsWithLineEndTail(input) {
             // The LF of a CRLF cut from its CR: it belongs to the last event, and goes out only
@@ -47,7 +58,15 @@ public final class ChatStreamTransform {
                 if hide && ChatStreamTransform.isUsageOnly(e.data) { self.lastEventReplaced = true; return }
             }
             let start = out.count
-            if rewriting && self.rewriter.rewrite(data: e.data, appendingEventTo: &out) {
+            let changed: Bool
+            if !rewriting {
+                changed = false
+            } else if validatingOnly {
+                changed = self.rewriter.rewriteValidating(data: e.data, appendingEventTo: &out)
+            } else {
+                changed = self.rewriter.rewrite(data: e.data, appendingEventTo: &out)
+            }
+            if changed {
                 self.lastEventReplaced = true
                 // Data that came in several `data:` lines is joined with LFs, which may survive
                 // as whitespace between JSON tokens: the one line written must not carry them.
