@@ -413,27 +413,49 @@ public struct ChatChunkRewriter: Sendable {
         return try? JSONValue.parse(out)
     }
 
-    /// Fast path for a whole answer without `assumeOpen`, where a block needs an opening tag
-    /// in the text: whether `body` has `<tag>` for one of `tags`, or a `\u003c` escape (which may
-    /// hide one). One pass that stops only at `<` and `\`.
+    /// Fast path for a whole answer without `assumeOpen`, where a block needs an opening tag in
+    /// the text: whether `body` may hold `<tag>` for one of `tags` in a decoded string. True when
+    /// it has one as it is, or an escape that decodes to a byte some `<tag>` has (`\u003c`, or
+    /// `\u0074` inside `<\u0074hink>`). One pass that stops only at `<` and `\`.
     ///
-    /// Contract: false only when `rewriteWholeValidating` would return nil (no decoded string
-    /// of `body` can hold an opening tag); true means "maybe", and the validating path runs.
+    /// Contract: false only when `rewriteWholeValidating` would return nil: a tag in a decoded
+    /// string is made of bytes written as they are, which the pass finds together, or of at
+    /// least one escape it answers true for. True means "maybe", and the validating path runs.
     static func mayHoldOpeningTag(_ body: UnsafeRawBufferPointer, tags: [String]) -> Bool {
         guard let base = body.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
+        // The bytes of every `<tag>`: a bit per ASCII byte, and whether any is not ASCII.
+        var tagBytes: (low: UInt64, high: UInt64, other: Bool) = (0, 0, false)
+        func note(_ b: UInt8) {
+            if b < 64 { tagBytes.low |= 1 << UInt64(b) } else if b < 128 { tagBytes.high |= 1 << UInt64(b - 64) } else { tagBytes.other = true }
+        }
+        note(UInt8(ascii: "<"))
+        note(UInt8(ascii: ">"))
+        for tag in tags { for b in tag.utf8 { note(b) } }
+        func inTags(_ v: UInt32) -> Bool {
+            v < 64 ? (tagBytes.low >> UInt64(v)) & 1 == 1 : v < 128 ? (tagBytes.high >> UInt64(v - 64)) & 1 == 1 : tagBytes.other
+        }
         let n = body.count
         var i = 0
         while i < n {
             let b = base[i]
             if b == UInt8(ascii: "<") {
                 for tag in tags where tagOpens(tag, at: i + 1, in: body) { return true }
-            } else if b == UInt8(ascii: "\\") {
-                // \u003c or \u003C: an escaped '<'.
-                if n - i > 5 && base[i + 1] == UInt8(ascii: "u") && base[i + 2] == UInt8(ascii: "0")
-                    && base[i + 3] == UInt8(ascii: "0") && base[i + 4] == UInt8(ascii: "3") && base[i + 5] | 0x20 == UInt8(ascii: "c") {
-                    return true
+            } else if b == UInt8(ascii: "\\"), i + 1 < n {
+                let e = base[i + 1]
+                switch e {
+                case UInt8(ascii: "u"):
+                    var v: UInt32 = 0
+                    var k = i + 2
+                    while k < n, k < i + 6, let h = PathSafety.hexValue(base[k]) { v = v << 4 | UInt32(h); k += 1 }
+                    if k == i + 6 && inTags(v) { return true }
+                case UInt8(ascii: "b"): if inTags(0x08) { return true }
+                case UInt8(ascii: "f"): if inTags(0x0C) { return true }
+                case UInt8(ascii: "n"): if inTags(0x0A) { return true }
+                case UInt8(ascii: "r"): if inTags(0x0D) { return true }
+                case UInt8(ascii: "t"): if inTags(0x09) { return true }
+                default: if inTags(UInt32(e)) { return true }  // `\"`, `\\`, `\/`: the byte itself
                 }
-                i += 1  // skip the escaped character
+                i += 1  // past the escaped character
             }
             i += 1
         }
