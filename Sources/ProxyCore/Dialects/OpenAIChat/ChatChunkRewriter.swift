@@ -416,50 +416,66 @@ public struct ChatChunkRewriter: Sendable {
     /// Fast path for a whole answer without `assumeOpen`, where a block needs an opening tag in
     /// the text: whether `body` may hold `<tag>` for one of `tags` in a decoded string. True when
     /// it has one as it is, or an escape that decodes to a byte some `<tag>` has (`\u003c`, or
-    /// `\u0074` inside `<\u0074hink>`). One pass that stops only at `<` and `\`.
+    /// `\u0074` inside `<\u0074hink>`). One pass that stops only at `<` and `\`, and skips
+    /// eight bytes at a time between them.
     ///
     /// Contract: false only when `rewriteWholeValidating` would return nil: a tag in a decoded
     /// string is made of bytes written as they are, which the pass finds together, or of at
     /// least one escape it answers true for. True means "maybe", and the validating path runs.
     static func mayHoldOpeningTag(_ body: UnsafeRawBufferPointer, tags: [String]) -> Bool {
         guard let base = body.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
-        // The bytes of every `<tag>`: a bit per ASCII byte, and whether any is not ASCII.
-        var tagBytes: (low: UInt64, high: UInt64, other: Bool) = (0, 0, false)
-        func note(_ b: UInt8) {
-            if b < 64 { tagBytes.low |= 1 << UInt64(b) } else if b < 128 { tagBytes.high |= 1 << UInt64(b - 64) } else { tagBytes.other = true }
-        }
-        note(UInt8(ascii: "<"))
-        note(UInt8(ascii: ">"))
-        for tag in tags { for b in tag.utf8 { note(b) } }
+        // The bytes of every `<tag>`, made at the first escape that needs them: a bit per ASCII
+        // byte, and whether any is not ASCII.
+        var tagBytes: (low: UInt64, high: UInt64, other: Bool)? = nil
         func inTags(_ v: UInt32) -> Bool {
-            v < 64 ? (tagBytes.low >> UInt64(v)) & 1 == 1 : v < 128 ? (tagBytes.high >> UInt64(v - 64)) & 1 == 1 : tagBytes.other
+            if tagBytes == nil {
+                var set: (low: UInt64, high: UInt64, other: Bool) = (1 << 0x3C | 1 << 0x3E, 0, false)  // `<` and `>`
+                for tag in tags {
+                    for b in tag.utf8 {
+                        if b < 64 { set.low |= 1 << UInt64(b) } else if b < 128 { set.high |= 1 << UInt64(b - 64) } else { set.other = true }
+                    }
+                }
+                tagBytes = set
+            }
+            let set = tagBytes!
+            return v < 64 ? (set.low >> UInt64(v)) & 1 == 1 : v < 128 ? (set.high >> UInt64(v - 64)) & 1 == 1 : set.other
         }
         let n = body.count
         var i = 0
-        while i < n {
+        while true {
+            // On to the next `<` or backslash, eight bytes at a time.
+            while i + 8 <= n {
+                let x = UnsafeRawPointer(base).loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let t = HTTPSyntax.bytesBelow(x ^ 0x3C3C_3C3C_3C3C_3C3C, 1) | HTTPSyntax.bytesBelow(x ^ 0x5C5C_5C5C_5C5C_5C5C, 1)
+                if t != 0 { i += t.trailingZeroBitCount >> 3; break }
+                i += 8
+            }
+            while i < n && base[i] != UInt8(ascii: "<") && base[i] != UInt8(ascii: "\\") { i += 1 }
+            guard i < n else { return false }
             let b = base[i]
             if b == UInt8(ascii: "<") {
                 for tag in tags where tagOpens(tag, at: i + 1, in: body) { return true }
             } else if b == UInt8(ascii: "\\"), i + 1 < n {
                 let e = base[i + 1]
+                let decoded: UInt32
                 switch e {
                 case UInt8(ascii: "u"):
                     var v: UInt32 = 0
                     var k = i + 2
                     while k < n, k < i + 6, let h = PathSafety.hexValue(base[k]) { v = v << 4 | UInt32(h); k += 1 }
-                    if k == i + 6 && inTags(v) { return true }
-                case UInt8(ascii: "b"): if inTags(0x08) { return true }
-                case UInt8(ascii: "f"): if inTags(0x0C) { return true }
-                case UInt8(ascii: "n"): if inTags(0x0A) { return true }
-                case UInt8(ascii: "r"): if inTags(0x0D) { return true }
-                case UInt8(ascii: "t"): if inTags(0x09) { return true }
-                default: if inTags(UInt32(e)) { return true }  // `\"`, `\\`, `\/`: the byte itself
+                    decoded = k == i + 6 ? v : 0x3C  // a broken escape: the body is not JSON, no answer to keep
+                case UInt8(ascii: "b"): decoded = 0x08
+                case UInt8(ascii: "f"): decoded = 0x0C
+                case UInt8(ascii: "n"): decoded = 0x0A
+                case UInt8(ascii: "r"): decoded = 0x0D
+                case UInt8(ascii: "t"): decoded = 0x09
+                default: decoded = UInt32(e)  // `\"`, `\\`, `\/`: the byte itself
                 }
+                if decoded == 0x3C || inTags(decoded) { return true }
                 i += 1  // past the escaped character
             }
             i += 1
         }
-        return false
     }
 
     /// Whether `tag` followed by `>` starts at `start` in `body`.
