@@ -463,7 +463,7 @@ public struct ChatChunkRewriter: Sendable {
                     var v: UInt32 = 0
                     var k = i + 2
                     while k < n, k < i + 6, let h = PathSafety.hexValue(base[k]) { v = v << 4 | UInt32(h); k += 1 }
-                    decoded = k == i + 6 ? v : 0x3C  // a broken escape: the body is not JSON, no answer to keep
+                    decoded = k == i + 6 ? v : 0x3C  // a broken escape: "maybe" (the validating path rejects it)
                 case UInt8(ascii: "b"): decoded = 0x08
                 case UInt8(ascii: "f"): decoded = 0x0C
                 case UInt8(ascii: "n"): decoded = 0x0A
