@@ -19,7 +19,7 @@
 // each item ends, which item is over the limit), then fed in the pieces (and byte by byte)
 // through its other interfaces; every feeding must report the same events and the same bytes.
 // The transform is run whole, in the pieces, byte by byte and one item per call (that last one
-// with the rewriter's direct path turned off); all must write the same bytes, and what each item
+// through the rewriter's validating path alone); all must write the same bytes, and what each item
 // turned into, and the error event `finish` adds, are checked one by one. Every broken rule traps.
 
 #if canImport(Glibc)
@@ -324,9 +324,8 @@ private struct TransformRun {
 }
 
 private func runTransform(_ stream: [UInt8], pieces: [Range<Int>], settings: ChatStreamSettings, limit: Int,
-                          complete: Bool, directPath: Bool = true) -> TransformRun {
+                          complete: Bool, fastPaths: Bool = true) -> TransformRun {
     let t = ChatStreamTransform(settings: settings, maxEventBytes: limit)
-    t.rewriter.allowsDirectPath = directPath
     // A splitter holds leading whitespace (up to its bound) and a partial tag, or a partial closing tag.
     let longestTag = settings.think.tags.map { $0.utf8.count + 3 }.max() ?? 0
     let splitterBound = ThinkSplitter.maxLeadingWhitespace + longestTag
@@ -335,7 +334,7 @@ private func runTransform(_ stream: [UInt8], pieces: [Range<Int>], settings: Cha
     for piece in pieces {
         let before = out.count
         let wasOverflowed = t.overflowed
-        withExactCopy(stream[piece]) { t.feed($0, into: &out) }
+        withExactCopy(stream[piece]) { _ = fastPaths ? t.feed($0, into: &out) : t.feedValidating($0, into: &out) }
         func context() -> String { "after feeding \(piece) of \(describe(pieces))" }
         if wasOverflowed && out.count != before {
             violated("the transform wrote \(shown(out[before...])) after it overflowed, \(context())")
@@ -352,7 +351,7 @@ private func runTransform(_ stream: [UInt8], pieces: [Range<Int>], settings: Cha
     run.held = t.parser.heldBytes
     run.sawDone = t.sawDone
     run.overflowed = t.overflowed
-    t.finish(upstreamComplete: complete, reason: "cut by the fuzzer", into: &out)
+    _ = t.finish(upstreamComplete: complete, reason: "cut by the fuzzer", into: &out)
     run.output = out
     return run
 }
@@ -503,15 +502,15 @@ private func checkTransform(_ stream: [UInt8], pieces: [Range<Int>], singleBytes
     if pieces.count > 1 { feedings.append(("in pieces \(describe(pieces))", pieces, true)) }
     if let singleBytes { feedings.append(("byte by byte", singleBytes, true)) }
     let perItem = itemPieces(items, count: stream.count)
-    feedings.append(("one item per call, without the direct path", perItem, false))
-    for (how, cut, direct) in feedings {
-        let run = runTransform(stream, pieces: cut, settings: settings, limit: limit, complete: complete, directPath: direct)
-        if !direct { checkItemDeltas(run, items: items, stream: stream, settings: settings) }
+    feedings.append(("one item per call, by the validating path alone", perItem, false))
+    for (how, cut, fast) in feedings {
+        let run = runTransform(stream, pieces: cut, settings: settings, limit: limit, complete: complete, fastPaths: fast)
+        if !fast { checkItemDeltas(run, items: items, stream: stream, settings: settings) }
         if run.output != whole.output || run.beforeFinish != whole.beforeFinish {
             var blame = ""
-            if !direct {
-                let withDirect = runTransform(stream, pieces: cut, settings: settings, limit: limit, complete: complete)
-                blame = withDirect.output == whole.output ? " (the direct path differs from the general one)" : " (the cuts)"
+            if !fast {
+                let withFast = runTransform(stream, pieces: cut, settings: settings, limit: limit, complete: complete)
+                blame = withFast.output == whole.output ? " (the fast paths differ from the validating path)" : " (the cuts)"
             }
             violated("fed \(how), the transform's output differs\(blame):\n  whole:  \(shown(whole.output, limit: 600))\n"
                      + "  pieces: \(shown(run.output, limit: 600))")

@@ -76,7 +76,7 @@ for mode in [ThinkMode.off, .split, .strip] {
     for _ in 0..<rounds {
         let t = ChatStreamTransform(settings: ChatAnswerSettings(think: settings))
         var out: [UInt8] = []
-        for p in pieces { p.withUnsafeBytes { t.feed($0, into: &out) } }
+        for p in pieces { p.withUnsafeBytes { _ = t.feed($0, into: &out) } }
         t.finish(upstreamComplete: true, reason: "", into: &out)
         sink &+= out.count
     }

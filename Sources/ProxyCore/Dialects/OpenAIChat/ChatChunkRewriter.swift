@@ -46,8 +46,6 @@ public struct ChatChunkRewriter: Sendable {
 
     /// `,"<field>":`, encoded once.
     let reasoningKey: [UInt8]
-    /// Whether plain reasoning chunks may take the direct path (tests turn it off to compare).
-    var allowsDirectPath = true
 
     public init(think: ThinkSettings) {
         self.think = think
@@ -62,54 +60,142 @@ public struct ChatChunkRewriter: Sendable {
         choices.entries.allSatisfy { $0.state.leftAlone || $0.state.finished || $0.state.splitter.isPassingThrough }
     }
 
-    var passingThroughAll: Bool { !choices.isEmpty && allPassingThrough }
+    // MARK: Entries
+    //
+    // Every chunk takes one route: its layout is read (fast paths `ChunkEnvelope.match`, then
+    // `ChatChunkLayout.quickScan`, else the validating `ChatChunkLayout.scan`), then two fast
+    // paths that work from the layout (`leavesEveryChoiceUnchanged`, `rewritePlainReasoning`)
+    // may answer, else the general path (`plan`) does. Each fast path either gives exactly what
+    // the validating path gives or declines, and then the next step runs. `rewriteValidating`
+    // is the validating path alone: the reference tests hold every fast path to.
 
-    /// Whether every `"index"` key in `data` holds the index of a choice already seen. A raw
-    /// `"index"` cannot occur inside a JSON string (its quotes would be escaped), so this finds
-    /// keys only; tool-call indexes can only cause a false "no", which falls back to a full scan.
-    static func onlyKnownIndexes(_ data: UnsafeRawBufferPointer, known: ChoiceStates) -> Bool {
-        let n = data.count
-        var from = 0
-        while let end = QuotedKeySearch.index.next(in: data, from: from), end < n {  // a key with nothing after it says nothing
-            var j = QuotedKeySearch.valueStart(in: data, after: end)
-            var value = 0
-            var digits = 0
-            while j < n, data[j] >= 0x30, data[j] <= 0x39, digits < 9 { value = value * 10 + Int(data[j] - 0x30); j += 1; digits += 1 }
-            guard digits > 0, known.contains(value) else { return false }
-            from = j
-        }
-        return true
+    /// The stream path: when the chunk needs a change, appends `data: <new JSON>\n\n` to `out` and
+    /// returns true; the edits are spliced straight into `out`, with no intermediate copy.
+    @inline(never)  // inlined into the transform's event closure, the rewriter's state is copied around
+    public mutating func rewrite(data: UnsafeRawBufferPointer, appendingEventTo out: inout [UInt8]) -> Bool {
+        guard readLayout(data) else { return false }
+        if leavesEveryChoiceUnchanged() { return false }
+        if rewritePlainReasoning(data, into: &out) { return true }
+        return writeGeneral(data, appendingEventTo: &out)
     }
 
     /// Rewrites one chunk given as JSON text. Returns nil when it needs no change (and its bytes
     /// may go out as they came), else the new JSON text. Changed text fields are spliced into
     /// the original bytes; nothing else is re-encoded.
     public mutating func rewrite(data: UnsafeRawBufferPointer) -> [UInt8]? {
-        rewrite(data: data, whole: false)
+        var event: [UInt8] = []
+        guard rewrite(data: data, appendingEventTo: &event) else { return nil }
+        return Array(event[6..<(event.count - 2)])  // without `data: ` and the blank line
     }
 
-    mutating func rewrite(data: UnsafeRawBufferPointer, whole: Bool) -> [UInt8]? {
-        switch plan(data: data, whole: whole) {
-        case .unchanged: return nil
-        case .rebuilt(let bytes): return bytes
-        case .edits:
-            var out: [UInt8] = []
-            spliceEdits(data, into: &out)
-            return out
-        }
+    /// The validating path alone, for one stream chunk: `scan`, then the general path. What
+    /// `rewrite(data:appendingEventTo:)` must match byte for byte, chunk after chunk.
+    @inline(never)
+    mutating func rewriteValidating(data: UnsafeRawBufferPointer, appendingEventTo out: inout [UInt8]) -> Bool {
+        guard ChatChunkLayout.scan(data, whole: false, into: &layout) else { return false }
+        return writeGeneral(data, appendingEventTo: &out)
     }
 
-    /// The stream path: when the chunk needs a change, appends `data: <new JSON>\n\n` to `out` and
-    /// returns true; the edits are spliced straight into `out`, with no intermediate copy.
-    public mutating func rewrite(data: UnsafeRawBufferPointer, appendingEventTo out: inout [UInt8]) -> Bool {
-        var matched = false
-        if allowsDirectPath && capturedIdentity && choices.entries.count == 1 && envelope.match(data, into: &layout) {
-            // The answer after the block: the chunk names only the one known choice.
-            if passingThroughAll && layout.choices.count == 1 && layout.choices[0].index == choices.entries[0].index { return false }
-            if rewritePlainReasoning(data, into: &out) { return true }
-            matched = true
+    /// Puts `data`'s layout in `layout`: the fast paths for `scan` first (the envelope matched or
+    /// remembered last, then the other one, then `quickScan`), `scan` itself when they all
+    /// decline. False when `data` is not a JSON object `scan` accepts (the chunk goes out as it
+    /// came).
+    mutating func readLayout(_ data: UnsafeRawBufferPointer) -> Bool {
+        if recentEnvelope == 0 {
+            if envelopes.0.match(data, into: &layout) { return true }
+            if envelopes.1.match(data, into: &layout) { recentEnvelope = 1; return true }
+        } else {
+            if envelopes.1.match(data, into: &layout) { return true }
+            if envelopes.0.match(data, into: &layout) { recentEnvelope = 0; return true }
         }
-        switch plan(data: data, whole: false, layoutReady: matched) {
+        if ChatChunkLayout.quickScan(data, into: &layout) {
+            // Into the envelope used less recently: two choices streamed in turn keep one each.
+            if recentEnvelope == 0 {
+                if envelopes.1.remember(data, layout) { recentEnvelope = 1 }
+            } else {
+                if envelopes.0.remember(data, layout) { recentEnvelope = 0 }
+            }
+            return true
+        }
+        return ChatChunkLayout.scan(data, whole: false, into: &layout)
+    }
+
+    // MARK: Fast paths that work from the layout
+
+    /// Fast path for a chunk none of whose choices can change: the answer after every block.
+    ///
+    /// Contract: `layout` holds this chunk's layout. True only when the general path would write
+    /// nothing for it: every choice it names is one already seen, and every seen choice is left
+    /// alone, finished or past its block. The general path would at most mark such a choice
+    /// finished or left alone, which changes nothing it writes later (each of those states
+    /// passes its text through and holds nothing to flush). False, changing nothing, otherwise.
+    func leavesEveryChoiceUnchanged() -> Bool {
+        guard !choices.isEmpty else { return false }
+        for entry in choices.entries {
+            guard entry.state.leftAlone || entry.state.finished || entry.state.splitter.isPassingThrough else { return false }
+        }
+        for c in layout.choices where !choices.contains(c.index) { return false }
+        return true
+    }
+
+    /// Fast path for the most common chunk inside a reasoning block, written out directly: one
+    /// choice, already seen and in its block with nothing held, whose content is plain text (no
+    /// escapes, no `<` that could start a tag, no byte the encoder would escape).
+    ///
+    /// Contract: `layout` holds this chunk's layout. When true, it has appended exactly the
+    /// event the general path would write (content `""` and, in `split`, the original string
+    /// as the reasoning field: encoding that text again gives the same bytes) and updated the
+    /// choice's state as the general path would. False, with nothing written or changed, for
+    /// any other chunk.
+    mutating func rewritePlainReasoning(_ data: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Bool {
+        guard !layout.isError, layout.hasChoices, layout.choices.count == 1 else { return false }
+        let c = layout.choices[0]
+        guard let r = c.content, c.contentIsString, !c.contentHasEscapes, !c.finishing, !c.ownReasoning, r.count > 2,
+              let k = choices.position(of: c.index), !choices.entries[k].state.leftAlone, !choices.entries[k].state.finished,
+              choices.entries[k].state.splitter.isInsideBlockHoldingNothing(firstByte: data[r.lowerBound + 1]),
+              Self.isPlainText(data, (r.lowerBound + 1)..<(r.upperBound - 1)) else { return false }
+        choices.entries[k].state.sawText = true
+        choices.entries[k].state.splitter.droppingWhitespace = false  // the text starts with a non-space
+        out.append(contentsOf: "data: ".utf8)
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[..<r.lowerBound]))
+        out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "\"")])
+        if think.mode == .split {
+            out.append(contentsOf: reasoningKey)
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[r]))
+        }
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[r.upperBound...]))
+        out.append(contentsOf: [0x0A, 0x0A])
+        return true
+    }
+
+    /// Whether `range` of `data` holds no `<`, no control byte and no DEL: text a splitter inside
+    /// its block takes whole as reasoning, and that the encoder writes as it is. Eight bytes at
+    /// a time.
+    static func isPlainText(_ data: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        var i = range.lowerBound
+        if let p = data.baseAddress {
+            while i + 8 <= range.upperBound {
+                let x = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let odd = bytesBelow(x, 0x20) | bytesBelow(x ^ 0x3C3C_3C3C_3C3C_3C3C, 1)
+                    | bytesBelow(x ^ 0x7F7F_7F7F_7F7F_7F7F, 1)
+                if odd != 0 { return false }
+                i += 8
+            }
+        }
+        while i < range.upperBound {
+            let b = data[i]
+            if b == UInt8(ascii: "<") || b < 0x20 || b == 0x7F { return false }
+            i += 1
+        }
+        return true
+    }
+
+    // MARK: The general path
+
+    /// The general path for a stream chunk whose layout is in `layout`: appends the event when
+    /// the chunk changes.
+    mutating func writeGeneral(_ data: UnsafeRawBufferPointer, appendingEventTo out: inout [UInt8]) -> Bool {
+        switch plan(data) {
         case .unchanged: return false
         case .rebuilt(let bytes):
             out.append(contentsOf: "data: ".utf8)
@@ -130,53 +216,10 @@ public struct ChatChunkRewriter: Sendable {
         case rebuilt([UInt8])
     }
 
-    /// The most common chunk inside a reasoning block, written out directly: one choice, already
-    /// in its block with nothing held, whose content is plain text (no escapes, no `<` that could
-    /// start a tag, no byte the encoder would escape). Its content becomes `""` and, in `split`,
-    /// the original string goes into the reasoning field as it came: exactly what the general
-    /// path makes of it, without decoding and encoding the text. `layout` holds the chunk's
-    /// layout. False, with nothing written, for any other chunk.
-    mutating func rewritePlainReasoning(_ data: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Bool {
-        guard layout.choices.count == 1 else { return false }
-        let c = layout.choices[0]
-        guard let r = c.content, c.contentIsString, !c.contentHasEscapes, !c.finishing, !c.ownReasoning, r.count > 2,
-              c.index == choices.entries[0].index, !choices.entries[0].state.leftAlone, !choices.entries[0].state.finished,
-              choices.entries[0].state.splitter.isInsideBlockHoldingNothing(firstByte: data[r.lowerBound + 1]) else { return false }
-        for i in (r.lowerBound + 1)..<(r.upperBound - 1) {
-            let b = data[i]
-            if b == UInt8(ascii: "<") || b < 0x20 || b == 0x7F { return false }
-        }
-        choices.entries[0].state.sawText = true
-        choices.entries[0].state.splitter.droppingWhitespace = false  // the text starts with a non-space
-        out.append(contentsOf: "data: ".utf8)
-        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[..<r.lowerBound]))
-        out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "\"")])
-        if think.mode == .split {
-            out.append(contentsOf: reasoningKey)
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[r]))
-        }
-        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[r.upperBound...]))
-        out.append(contentsOf: [0x0A, 0x0A])
-        return true
-    }
-
-    /// Works out what a chunk needs, leaving splice edits in `edits` and `editBytes`.
-    /// `layoutReady`: `layout` already holds this chunk's layout (its envelope matched).
-    mutating func plan(data: UnsafeRawBufferPointer, whole: Bool, layoutReady: Bool = false) -> Plan {
-        if !whole && passingThroughAll && ChatChunkRewriter.onlyKnownIndexes(data, known: choices) { return .unchanged }
-        var quick = false
-        if layoutReady {
-            quick = true
-        } else if !whole && capturedIdentity {
-            if envelope.match(data, into: &layout) {
-                quick = true
-            } else if ChatChunkLayout.quickScan(data, into: &layout) {
-                quick = true
-                envelope.remember(data, layout)
-            }
-        }
-        guard quick || ChatChunkLayout.scan(data, whole: whole, into: &layout), !layout.isError, layout.hasChoices else { return .unchanged }
-        if whole { for i in layout.choices.indices { layout.choices[i].finishing = true } }
+    /// Works out what a chunk whose layout is in `layout` needs, feeding each choice's text to
+    /// its splitter and leaving splice edits in `edits` and `editBytes`.
+    mutating func plan(_ data: UnsafeRawBufferPointer) -> Plan {
+        guard !layout.isError, layout.hasChoices else { return .unchanged }
         if !capturedIdentity { captureIdentity(layout, data) }
         edits.removeAll(keepingCapacity: true)
         editBytes.removeAll(keepingCapacity: true)
@@ -285,8 +328,10 @@ public struct ChatChunkRewriter: Sendable {
     var capturedIdentity = false
     /// Reused from chunk to chunk.
     var layout = ChatChunkLayout()
-    /// The envelope of the last quickly scanned chunk, to recognize the next one by.
-    var envelope = ChunkEnvelope()
+    /// The envelopes of the last two quickly scanned chunks that had one, to recognize the next
+    /// chunks by, and which of them matched or was remembered last.
+    var envelopes = (ChunkEnvelope(), ChunkEnvelope())
+    var recentEnvelope = 0
     var edits: [(Range<Int>, Range<Int>)] = []
     var editBytes: [UInt8] = []
     var scratch = ThinkSplitter.Output()
@@ -336,13 +381,29 @@ public struct ChatChunkRewriter: Sendable {
     }
 
     /// Applies the same rules to a whole (non-streamed) chat completion: every choice's
-    /// `message.content`. Returns nil when nothing changes.
+    /// `message.content`. Returns nil when nothing changes. The whole-answer entry: one fast
+    /// path (`mayHoldOpeningTag`), then the validating path.
     public static func rewriteWhole(_ body: UnsafeRawBufferPointer, think: ThinkSettings) -> [UInt8]? {
         guard think.mode != .off else { return nil }
-        // Without assumeOpen a block needs an opening tag in the text (or an escaped '<').
         if !think.assumeOpen && !mayHoldOpeningTag(body, tags: think.tags) { return nil }
+        return rewriteWholeValidating(body, think: think)
+    }
+
+    /// The validating path alone for a whole answer: `scan` of `choices[].message`, every choice
+    /// taken as finishing, then the general path. What `rewriteWhole` must match.
+    static func rewriteWholeValidating(_ body: UnsafeRawBufferPointer, think: ThinkSettings) -> [UInt8]? {
+        guard think.mode != .off else { return nil }
         var rewriter = ChatChunkRewriter(think: think)
-        return rewriter.rewrite(data: body, whole: true)
+        guard ChatChunkLayout.scan(body, whole: true, into: &rewriter.layout) else { return nil }
+        for i in rewriter.layout.choices.indices { rewriter.layout.choices[i].finishing = true }
+        switch rewriter.plan(body) {
+        case .unchanged: return nil
+        case .rebuilt(let bytes): return bytes
+        case .edits:
+            var out: [UInt8] = []
+            rewriter.spliceEdits(body, into: &out)
+            return out
+        }
     }
 
     /// `rewriteWhole` for a parsed value (tests and callers holding a `JSONValue`).
@@ -352,27 +413,69 @@ public struct ChatChunkRewriter: Sendable {
         return try? JSONValue.parse(out)
     }
 
-    /// Whether `body` has `<tag>` for one of `tags`, or a `\u003c` escape (which may hide one).
-    /// One pass that stops only at `<` and `\`.
+    /// Fast path for a whole answer without `assumeOpen`, where a block needs an opening tag in
+    /// the text: whether `body` may hold `<tag>` for one of `tags` in a decoded string. True when
+    /// it has one as it is, or an escape that decodes to a byte some `<tag>` has (`\u003c`, or
+    /// `\u0074` inside `<\u0074hink>`). One pass that stops only at `<` and `\`, and skips
+    /// eight bytes at a time between them.
+    ///
+    /// Contract: false only when `rewriteWholeValidating` would return nil: a tag in a decoded
+    /// string is made of bytes written as they are, which the pass finds together, or of at
+    /// least one escape it answers true for. True means "maybe", and the validating path runs.
     static func mayHoldOpeningTag(_ body: UnsafeRawBufferPointer, tags: [String]) -> Bool {
         guard let base = body.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
+        // The bytes of every `<tag>`, made at the first escape that needs them: a bit per ASCII
+        // byte, and whether any is not ASCII.
+        var tagBytes: (low: UInt64, high: UInt64, other: Bool)? = nil
+        func inTags(_ v: UInt32) -> Bool {
+            if tagBytes == nil {
+                var set: (low: UInt64, high: UInt64, other: Bool) = (1 << 0x3C | 1 << 0x3E, 0, false)  // `<` and `>`
+                for tag in tags {
+                    for b in tag.utf8 {
+                        if b < 64 { set.low |= 1 << UInt64(b) } else if b < 128 { set.high |= 1 << UInt64(b - 64) } else { set.other = true }
+                    }
+                }
+                tagBytes = set
+            }
+            let set = tagBytes!
+            return v < 64 ? (set.low >> UInt64(v)) & 1 == 1 : v < 128 ? (set.high >> UInt64(v - 64)) & 1 == 1 : set.other
+        }
         let n = body.count
         var i = 0
-        while i < n {
+        while true {
+            // On to the next `<` or backslash, eight bytes at a time.
+            while i + 8 <= n {
+                let x = UnsafeRawPointer(base).loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let t = bytesBelow(x ^ 0x3C3C_3C3C_3C3C_3C3C, 1) | bytesBelow(x ^ 0x5C5C_5C5C_5C5C_5C5C, 1)
+                if t != 0 { i += t.trailingZeroBitCount >> 3; break }
+                i += 8
+            }
+            while i < n && base[i] != UInt8(ascii: "<") && base[i] != UInt8(ascii: "\\") { i += 1 }
+            guard i < n else { return false }
             let b = base[i]
             if b == UInt8(ascii: "<") {
                 for tag in tags where tagOpens(tag, at: i + 1, in: body) { return true }
-            } else if b == UInt8(ascii: "\\") {
-                // \u003c or \u003C: an escaped '<'.
-                if n - i > 5 && base[i + 1] == UInt8(ascii: "u") && base[i + 2] == UInt8(ascii: "0")
-                    && base[i + 3] == UInt8(ascii: "0") && base[i + 4] == UInt8(ascii: "3") && base[i + 5] | 0x20 == UInt8(ascii: "c") {
-                    return true
+            } else if b == UInt8(ascii: "\\"), i + 1 < n {
+                let e = base[i + 1]
+                let decoded: UInt32
+                switch e {
+                case UInt8(ascii: "u"):
+                    var v: UInt32 = 0
+                    var k = i + 2
+                    while k < n, k < i + 6, let h = hexDigitValue(base[k]) { v = v << 4 | UInt32(h); k += 1 }
+                    decoded = k == i + 6 ? v : 0x3C  // a broken escape: "maybe" (the validating path rejects it)
+                case UInt8(ascii: "b"): decoded = 0x08
+                case UInt8(ascii: "f"): decoded = 0x0C
+                case UInt8(ascii: "n"): decoded = 0x0A
+                case UInt8(ascii: "r"): decoded = 0x0D
+                case UInt8(ascii: "t"): decoded = 0x09
+                default: decoded = UInt32(e)  // `\"`, `\\`, `\/`: the byte itself
                 }
-                i += 1  // skip the escaped character
+                if decoded == 0x3C || inTags(decoded) { return true }
+                i += 1  // past the escaped character
             }
             i += 1
         }
-        return false
     }
 
     /// Whether `tag` followed by `>` starts at `start` in `body`.

@@ -1,4 +1,4 @@
-/// Carries one chat-completion SSE stream to the client (SPEC §3.5, §5), event by event: an
+/// Carries one chat-completion SSE stream to the client, event by event: an
 /// event goes out once its blank line has arrived, and the bytes of an event that never
 /// completes are never sent. Applies `<think>` processing (`split`, `strip`); events that need
 /// no change (all of them in `off`) go out exactly as they came. A stream that breaks off, never
@@ -27,6 +27,20 @@ public final class ChatStreamTransform: ResponseTransform {
     /// Feeds upstream bytes; appends the bytes to send now to `out`.
     @discardableResult
     public func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> TransformStep {
+        feed(bytes, into: &out, validatingOnly: false)
+        return overflowed ? .stop : .output
+    }
+
+    /// `feed` with every chunk taking the rewriter's validating path alone, the reference its
+    /// fast paths must match (tests and the fuzzer compare the two).
+    @discardableResult
+    func feedValidating(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> TransformStep {
+        feed(bytes, into: &out, validatingOnly: true)
+        return overflowed ? .stop : .output
+    }
+
+    @inline(__always)
+    private func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8], validatingOnly: Bool) {
         var input = bytes
         if parser.startsWithLineEndTail(input) {
             // The LF of a CRLF cut from its CR: it belongs to the last event, and goes out only
@@ -50,7 +64,15 @@ public final class ChatStreamTransform: ResponseTransform {
                 if hide && ChatStreamTransform.isUsageOnly(e.data) { self.lastEventReplaced = true; return }
             }
             let start = out.count
-            if rewriting && self.rewriter.rewrite(data: e.data, appendingEventTo: &out) {
+            let changed: Bool
+            if !rewriting {
+                changed = false
+            } else if validatingOnly {
+                changed = self.rewriter.rewriteValidating(data: e.data, appendingEventTo: &out)
+            } else {
+                changed = self.rewriter.rewrite(data: e.data, appendingEventTo: &out)
+            }
+            if changed {
                 self.lastEventReplaced = true
                 // Data that came in several `data:` lines is joined with LFs, which may survive
                 // as whitespace between JSON tokens: the one line written must not carry them.
@@ -59,7 +81,6 @@ public final class ChatStreamTransform: ResponseTransform {
                 out.append(contentsOf: e.raw)
             }
         }, onOther: { self.lastEventReplaced = false; out.append(contentsOf: $0) })
-        return overflowed ? .stop : .output
     }
 
     /// The last item went out other than as it came (rewritten, or kept back).

@@ -29,3 +29,11 @@ func hexDigitValue(_ b: UInt8) -> UInt8? {
     default: return nil
     }
 }
+
+/// Eight bytes at a time: a word with the high bit set in every byte of `x` below `n`
+/// (n ≤ 128), zero when there is none. The lowest flagged byte is always a true one (borrows
+/// only run upwards), so its index is `trailingZeroBitCount / 8`.
+@inline(__always)
+func bytesBelow(_ x: UInt64, _ n: UInt8) -> UInt64 {
+    (x &- 0x0101_0101_0101_0101 &* UInt64(n)) & ~x & 0x8080_8080_8080_8080
+}
