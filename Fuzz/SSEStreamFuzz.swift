@@ -323,7 +323,7 @@ private struct TransformRun {
     var held = 0
 }
 
-private func runTransform(_ stream: [UInt8], pieces: [Range<Int>], settings: ChatStreamSettings, limit: Int,
+private func runTransform(_ stream: [UInt8], pieces: [Range<Int>], settings: ChatAnswerSettings, limit: Int,
                           complete: Bool, fastPaths: Bool = true) -> TransformRun {
     let t = ChatStreamTransform(settings: settings, maxEventBytes: limit)
     // A splitter holds leading whitespace (up to its bound) and a partial tag, or a partial closing tag.
@@ -380,7 +380,7 @@ private func parsesAsJSON(_ bytes: [UInt8]) -> Bool { (try? JSONValue.parse(byte
 private func isDone(_ data: [UInt8]) -> Bool { data.elementsEqual("[DONE]".utf8) }
 
 /// Whether the transform keeps this event from the client (the usage chunk, under hideUsage).
-private func isHiddenUsage(_ data: [UInt8], settings: ChatStreamSettings) -> Bool {
+private func isHiddenUsage(_ data: [UInt8], settings: ChatAnswerSettings) -> Bool {
     guard settings.hideUsage else { return false }
     return data.withUnsafeBytes { Usage.ofChunk($0) != nil && ChatStreamTransform.isUsageOnly($0) }
 }
@@ -398,7 +398,7 @@ private func proxydEvent(_ bytes: [UInt8], what: String, json: Bool) -> [UInt8] 
 }
 
 /// Checks what the transform made of each item (fed one item per call).
-private func checkItemDeltas(_ run: TransformRun, items: [Item], stream: [UInt8], settings: ChatStreamSettings) {
+private func checkItemDeltas(_ run: TransformRun, items: [Item], stream: [UInt8], settings: ChatAnswerSettings) {
     let rewriting = settings.think.mode != .off
     for (k, item) in items.enumerated() {
         let raw = Array(stream[item.range])
@@ -442,7 +442,7 @@ private func checkItemDeltas(_ run: TransformRun, items: [Item], stream: [UInt8]
 
 /// Checks what `finish` added to a stream that did not see [DONE]: text the rewriter held back
 /// (as one chunk) and the error event; and that the output, read afresh, ends with that event.
-private func checkFinish(_ run: TransformRun, settings: ChatStreamSettings, complete: Bool) {
+private func checkFinish(_ run: TransformRun, settings: ChatAnswerSettings, complete: Bool) {
     let tail = Array(run.output[run.beforeFinish.count...])
     if run.sawDone {
         if !tail.isEmpty { violated("finish wrote \(shown(tail)) after [DONE]") }
@@ -480,7 +480,7 @@ private func checkFinish(_ run: TransformRun, settings: ChatStreamSettings, comp
     }
 }
 
-private func checkTransform(_ stream: [UInt8], pieces: [Range<Int>], singleBytes: [Range<Int>]?, settings: ChatStreamSettings,
+private func checkTransform(_ stream: [UInt8], pieces: [Range<Int>], singleBytes: [Range<Int>]?, settings: ChatAnswerSettings,
                             limit: Int, complete: Bool, items: [Item], overflowAt: Int?) {
     let whole = runTransform(stream, pieces: [0..<stream.count], settings: settings, limit: limit, complete: complete)
     if whole.overflowed != (overflowAt != nil) {
@@ -520,7 +520,7 @@ private func checkTransform(_ stream: [UInt8], pieces: [Range<Int>], singleBytes
 
 // MARK: The entry point
 
-private func chatSettings(_ byte: UInt8) -> ChatStreamSettings {
+private func chatSettings(_ byte: UInt8) -> ChatAnswerSettings {
     var think = ThinkSettings()
     switch byte & 0x03 {
     case 0: think.mode = .off
@@ -532,7 +532,7 @@ private func chatSettings(_ byte: UInt8) -> ChatStreamSettings {
         think.tags = ["think", "thought"]
         think.field = "reasoning"
     }
-    return ChatStreamSettings(think: think, hideUsage: byte & 0x04 != 0)
+    return ChatAnswerSettings(think: think, hideUsage: byte & 0x04 != 0)
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

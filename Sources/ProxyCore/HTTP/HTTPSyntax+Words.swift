@@ -10,10 +10,6 @@ extension HTTPSyntax {
         return (word >> UInt64(b & 63)) & 1 == 1
     }
 
-    /// Whether any byte of `x` is below `n` (n ≤ 128); see `bytesBelow(_:_:)` in Bytes/.
-    @inline(__always)
-    static func bytesBelow(_ x: UInt64, _ n: UInt8) -> UInt64 { ProxyCore.bytesBelow(x, n) }
-
     /// The index of the first byte at or after `from` that is CR, LF or another byte ≤ 0x0D,
     /// or `p.count` when there is none.
     @inline(__always)
