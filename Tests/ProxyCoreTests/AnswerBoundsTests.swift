@@ -120,7 +120,7 @@ struct AnswerBoundsTests {
 
     @Test("an Anthropic event over maxEventBytes ends the translated stream with event_too_large")
     func anthropicEventTooLarge() throws {
-        var t = AnthropicStreamTranslator(AnthropicTranslation(created: 1, includeUsage: false, reasoningField: "reasoning_content",
+        let t = AnthropicStreamTranslator(AnthropicTranslation(created: 1, includeUsage: false, reasoningField: "reasoning_content",
                                                                keepReasoning: true), maxEventBytes: 2048)
         let start = Array(#"event: message_start\#ndata: {"type":"message_start","message":{"id":"m","model":"claude","usage":{"input_tokens":1,"output_tokens":0}}}\#n\#nevent: content_block_delta\#ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}\#n\#n"#.utf8)
         var out: [UInt8] = []

@@ -135,7 +135,7 @@ struct AnthropicResponseTests {
 
     /// Feeds a stream in the given pieces; returns the output text and the failure, if any.
     func stream(_ name: String, _ pieces: (([UInt8]) -> [[UInt8]]), complete: Bool = true, t: AnthropicTranslation = t) -> (String, TransformStep?) {
-        var tr = AnthropicStreamTranslator(t)
+        let tr = AnthropicStreamTranslator(t)
         var out: [UInt8] = []
         var failure: TransformStep?
         for p in pieces(fixture("anthropic/" + name)) {

@@ -172,7 +172,7 @@ struct CatalogSDKTests {
         #expect(status3 == 0 && out3.contains(#""status":404"#) && err3.contains("model list not loaded"), "\(out3) \(err3)")
     }
 
-    @Test("the anthropic SDK lists and retrieves the catalog in Anthropic's shape", .enabled(if: PythonClient.available))
+    @Test("the anthropic SDK lists and retrieves the catalog in Anthropic's shape, and gets an unknown model's 404 in its error shape", .enabled(if: PythonClient.available))
     func anthropicModels() throws {
         let h = try Harness(config: ModelListEndToEndTests.config)
         h.fake.setModelList(status: 200, body: ModelListEndToEndTests.list(["listed"]))
@@ -184,5 +184,9 @@ struct CatalogSDKTests {
         #expect(r["types"]?.arrayValue?.allSatisfy { $0.stringValue == "model" } == true)
         #expect(r["retrieved"]?["id"]?.stringValue == "listed")
         #expect(r["retrieved"]?["created_at"]?.stringValue?.hasPrefix("20") == true)
+        // An unknown id: the SDK's NotFoundError, with the body in the Messages API's error shape.
+        #expect(r["unknown"]?["status"]?.intValue == 404)
+        #expect(r["unknown"]?["type"]?.stringValue == "error" && r["unknown"]?["error_type"]?.stringValue == "not_found_error")
+        #expect(r["unknown"]?["message"]?.stringValue == "no such model: no-such-model")
     }
 }

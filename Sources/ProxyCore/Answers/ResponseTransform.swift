@@ -12,11 +12,11 @@ public protocol ResponseTransform {
     var usage: Usage? { get }
 
     /// Takes upstream bytes and appends what the client gets now to `out` (which is empty on entry).
-    mutating func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> TransformStep
+    func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> TransformStep
 
     /// The upstream's transfer is over (`upstreamComplete`: it ended cleanly; otherwise `reason`
     /// says why). Appends the answer's last bytes to `out` and says how the answer ends.
-    mutating func finish(upstreamComplete: Bool, reason: String, into out: inout [UInt8]) -> TransformEnding
+    func finish(upstreamComplete: Bool, reason: String, into out: inout [UInt8]) -> TransformEnding
 }
 
 /// When a transform lets the client's response head go out.
@@ -96,12 +96,14 @@ public protocol AnswerMapping: Sendable {
 /// Answers that go to the client exactly as they came.
 public struct UntouchedAnswers: AnswerMapping {
     public init() {}
-    public func transform(for head: AnswerHead, limits: AnswerLimits) -> any ResponseTransform { PassThroughAnswer() }
+    public func transform(for head: AnswerHead, limits: AnswerLimits) -> any ResponseTransform { PassThroughAnswer.shared }
 }
 
-/// Bytes go to the client as they come; a break cuts the client's transfer short.
-public struct PassThroughAnswer: ResponseTransform {
-    public init() {}
+/// Bytes go to the client as they come; a break cuts the client's transfer short. It keeps no
+/// state, so one serves every exchange.
+public final class PassThroughAnswer: ResponseTransform, Sendable {
+    public static let shared = PassThroughAnswer()
+    init() {}
     public var headTiming: HeadTiming { .atCommit }
     public var rewritesBody: Bool { false }
     public var usage: Usage? { nil }

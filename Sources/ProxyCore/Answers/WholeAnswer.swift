@@ -7,7 +7,7 @@ public protocol WholeAnswerRewrite: Sendable {
 /// A whole answer: held (up to `maxResponseBytes`) until the upstream has sent all of it, then
 /// rewritten once and sent with its head. One that grows past the limit is dropped at once and
 /// answered with a 502; one that breaks off is never sent as if it were whole.
-public struct WholeAnswer<Rewrite: WholeAnswerRewrite>: ResponseTransform {
+public final class WholeAnswer<Rewrite: WholeAnswerRewrite>: ResponseTransform {
     let rewrite: Rewrite
     let limit: Int
     var body: [UInt8] = []
@@ -22,7 +22,7 @@ public struct WholeAnswer<Rewrite: WholeAnswerRewrite>: ResponseTransform {
     public var headTiming: HeadTiming { .withBody }
     public var rewritesBody: Bool { true }
 
-    public mutating func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> TransformStep {
+    public func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> TransformStep {
         if body.count + bytes.count > limit {
             tooLarge = true
             body = []
@@ -32,7 +32,7 @@ public struct WholeAnswer<Rewrite: WholeAnswerRewrite>: ResponseTransform {
         return .output
     }
 
-    public mutating func finish(upstreamComplete: Bool, reason: String, into out: inout [UInt8]) -> TransformEnding {
+    public func finish(upstreamComplete: Bool, reason: String, into out: inout [UInt8]) -> TransformEnding {
         if tooLarge { return .error(.responseTooLarge(limit: limit), upstreamBroke: false) }
         guard upstreamComplete else {
             return .error(.badGateway("upstream answer broke off: \(reason)", code: "upstream_incomplete"), upstreamBroke: true)

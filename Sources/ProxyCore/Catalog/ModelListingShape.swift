@@ -7,4 +7,6 @@ public protocol ModelListingShape: Sendable {
     func listing(of catalog: ModelCatalog) -> JSONValue
     /// One model; nil when the catalog does not know it.
     func describe(_ id: String, in catalog: ModelCatalog) -> JSONValue?
+    /// The reply carrying an error, in the error shape of the clients that ask for this listing.
+    func reply(_ error: ProxyError) -> LocalResponse
 }

@@ -16,8 +16,6 @@ public enum ExchangeAction: Sendable, Equatable {
     case sendHead
     /// Send the machine's `output`.
     case sendOutput
-    /// Send the upstream bytes just fed, as they came.
-    case sendInput
     /// End the streamed body properly.
     case finishStream
     /// End the streamed body without its proper end, so the client can tell it was cut short.
@@ -35,6 +33,26 @@ public enum ExchangeAction: Sendable, Equatable {
     /// The exchange is over on proxyd's side. `record` is final except `bytesOut`, which the
     /// I/O layer fills in once the client's side is over too.
     case finish
+}
+
+/// What to do with the body bytes an upstream transfer just delivered: the transfer's verdict,
+/// and what to send the client now (after the actions queued meanwhile, such as its head).
+public struct BodyStep: Sendable, Equatable {
+    public enum Send: Sendable, Equatable {
+        case nothing
+        /// The machine's `output`.
+        case output
+        /// The delivered bytes, as they came.
+        case input
+    }
+
+    public var verdict: UpstreamBodyVerdict
+    public var send: Send
+
+    public init(_ verdict: UpstreamBodyVerdict, send: Send = .nothing) {
+        self.verdict = verdict
+        self.send = send
+    }
 }
 
 /// What an upstream transfer does with the bytes it just delivered.

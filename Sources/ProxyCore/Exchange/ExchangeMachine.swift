@@ -135,33 +135,34 @@ public final class ExchangeMachine {
         return true
     }
 
-    /// The running attempt delivered body bytes.
+    /// The running attempt delivered body bytes. The step says what to send of them now (any
+    /// head that must go first is queued as an action, to perform before).
     /// - Parameters:
     ///   - clientBacklog: bytes queued for the client and not yet written.
     ///   - clientEnded: the client can take nothing more (it left, or a write to it failed).
-    public func upstreamBytes(_ bytes: UnsafeRawBufferPointer, clientBacklog: Int, clientEnded: Bool,
-                                       now: Double) -> UpstreamBodyVerdict {
-        guard transform != nil, !clientEnded, !finished else { return .cancel }
+    public func upstreamBytes(_ bytes: UnsafeRawBufferPointer, clientBacklog: Int, clientEnded: Bool, now: Double) -> BodyStep {
+        guard let t = transform, !clientEnded, !finished else { return BodyStep(.cancel) }
         lastActivity = now
-        if clientBacklog > limits.highWaterBytes && !holdsWhole { return .pause }
+        if clientBacklog > limits.highWaterBytes && !holdsWhole { return BodyStep(.pause) }
         output.removeAll(keepingCapacity: true)
-        switch transform!.feed(bytes, into: &output) {
+        switch t.feed(bytes, into: &output) {
         case .output:
-            if !output.isEmpty { sendOutput() }
-            return .accept
+            guard !output.isEmpty else { return BodyStep(.accept) }
+            sendHead()
+            return BodyStep(.accept, send: .output)
         case .passInput:
             sendHead()
-            actions.append(.sendInput)
-            return .accept
+            return BodyStep(.accept, send: .input)
         case .stop:
-            if !output.isEmpty { sendOutput() }
             stoppedTransfer = true
-            return .cancel
+            guard !output.isEmpty else { return BodyStep(.cancel) }
+            sendHead()
+            return BodyStep(.cancel, send: .output)
         case .failed(let status, let error):
             // Nothing reached the client: the failure is the attempt's answer.
             if accept(.responded(status: status)) { pendingError = error }
             stoppedTransfer = true
-            return .cancel
+            return BodyStep(.cancel)
         }
     }
 
@@ -195,8 +196,9 @@ public final class ExchangeMachine {
         }
         if error != nil && !stoppedTransfer { record.outcome = "upstream_broke" }
         output.removeAll(keepingCapacity: true)
-        let ending = transform!.finish(upstreamComplete: error == nil, reason: error ?? "", into: &output)
-        account(transform!.usage)
+        guard let t = transform else { return }
+        let ending = t.finish(upstreamComplete: error == nil, reason: error ?? "", into: &output)
+        account(t.usage)
         switch ending {
         case .stream(let complete):
             if !complete { record.outcome = "upstream_broke" }

@@ -17,7 +17,7 @@ public struct LocalResponse: Sendable, Equatable {
         return LocalResponse(status: status, headers: h, body: value.encoded())
     }
 
-    /// An error in the OpenAI error shape.
+    /// An error in the hub form's error shape.
     public static func error(_ error: ProxyError) -> LocalResponse {
         var response = json(error.status, error.body)
         for (name, value) in error.extraHeaders { response.headers.add(name, value) }

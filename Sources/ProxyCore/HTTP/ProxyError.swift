@@ -1,4 +1,4 @@
-/// An error proxyd reports to a client, in the OpenAI error shape:
+/// An error proxyd reports to a client; its body is the hub form's (chat completions') error shape:
 /// `{"error": {"message": ..., "type": ..., "code": ...}}`.
 public struct ProxyError: Error, Sendable, Equatable {
     public var status: Int

@@ -73,13 +73,15 @@ public final class Gateway: Sendable {
             let shape = modelListings.first { $0.isAsked(by: request.headers) }
             return answer(.json(200, shape?.listing(of: catalog) ?? catalog.listing))
         case .model(let raw):
+            // Errors go in the shape of the clients that asked for this listing's shape.
+            let shape = modelListings.first { $0.isAsked(by: request.headers) }
+            func refuse(_ e: ProxyError) -> Decision { answer(shape?.reply(e) ?? .error(e)) }
             // The id is the rest of the path, percent-decoded once (ids may hold a slash).
             guard let id = PathSafety.percentDecodedOnce(raw) else {
-                return answer(.error(.badRequest("model id is not valid percent-encoded UTF-8", code: "invalid_path")))
+                return refuse(.badRequest("model id is not valid percent-encoded UTF-8", code: "invalid_path"))
             }
-            let shape = modelListings.first { $0.isAsked(by: request.headers) }
             guard let model = shape.map({ $0.describe(id, in: catalog) }) ?? catalog.describe(id) else {
-                return answer(.error(.notFound("no such model: \(id.prefix(200))", code: "model_not_found")))
+                return refuse(.notFound("no such model: \(id.prefix(200))", code: "model_not_found"))
             }
             return answer(.json(200, model))
         case .chatCompletions:

@@ -12,8 +12,6 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
     /// The record is final on proxyd's side and waits for the client's side to end (so that
     /// `bytes_out` is what the client's socket took).
     private var awaitingClient = false
-    /// The upstream bytes being delivered, for `.sendInput`.
-    private var input = UnsafeRawBufferPointer(start: nil, count: 0)
 
     init(worker: ProxyWorker, client: ServerExchange, plan: ForwardPlan, decision: Decision) {
         self.worker = worker
@@ -40,11 +38,14 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
     }
 
     func transferBody(_ bytes: UnsafeRawBufferPointer) -> UpstreamBodyVerdict {
-        let verdict = machine.upstreamBytes(bytes, clientBacklog: client.pendingOutputBytes, clientEnded: client.isEnded, now: monotonicNow())
-        input = bytes
+        let step = machine.upstreamBytes(bytes, clientBacklog: client.pendingOutputBytes, clientEnded: client.isEnded, now: monotonicNow())
         perform()
-        input = UnsafeRawBufferPointer(start: nil, count: 0)
-        return verdict
+        switch step.send {
+        case .output: client.send(machine.output)
+        case .input: client.send(bytes)
+        case .nothing: break
+        }
+        return step.verdict
     }
 
     func transferDone(error: String?) {
@@ -96,7 +97,6 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
             case .cancelTimer: timer?.cancel()
             case .sendHead: client.startStream(status: machine.reply.status, headers: machine.reply.headers)
             case .sendOutput: client.send(machine.output)
-            case .sendInput: client.send(input)
             case .finishStream: client.finishStream()
             case .abortStream: client.abortStream()
             case .respond: client.respond(status: machine.reply.status, headers: machine.reply.headers, body: machine.reply.body)
@@ -115,7 +115,5 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
         }
     }
 
-    private func log() {
-        worker.finish(machine.record(bytesOut: client.bytesWritten))
-    }
+    private func log() { worker.finish(machine.record(bytesOut: client.bytesWritten)) }
 }

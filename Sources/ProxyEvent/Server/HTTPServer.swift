@@ -66,7 +66,7 @@ public final class HTTPServer: WriteBatching {
     /// Called whenever the last exchange in flight ends.
     public var onIdle: (() -> Void)?
     /// Makes the answer to a request that could not be read (the error, and the head when it
-    /// was read); by default the error in the OpenAI shape.
+    /// was read); by default the error in the hub form's shape.
     public var refusal: (HTTPRequestError, HTTPRequestHead?) -> LocalResponse = { error, _ in .error(error.proxyError) }
     /// Told of trouble the server works around (accepting paused for lack of descriptors).
     public var warning: ((String, [(String, JSONValue)]) -> Void)?

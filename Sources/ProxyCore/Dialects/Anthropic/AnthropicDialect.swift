@@ -55,7 +55,7 @@ public struct AnthropicAnswers: AnswerMapping {
         case (true, .eventStream): return AnthropicStreamTranslator(translation, maxEventBytes: limits.maxEventBytes)
         case (true, .json): return WholeAnswer(WholeMessage(translation: translation), limit: limits.maxResponseBytes)
         case (false, .json): return WholeAnswer(ErrorBody(status: head.status), limit: limits.maxResponseBytes)
-        default: return PassThroughAnswer()
+        default: return PassThroughAnswer.shared
         }
     }
 

@@ -8,6 +8,8 @@ public struct AnthropicModelListing: ModelListingShape {
     public func listing(of catalog: ModelCatalog) -> JSONValue { catalog.anthropicListing }
 
     public func describe(_ id: String, in catalog: ModelCatalog) -> JSONValue? { catalog.describeForAnthropic(id) }
+
+    public func reply(_ error: ProxyError) -> LocalResponse { AnthropicErrorShape.reply(error) }
 }
 
 extension ModelCatalog {

@@ -1,7 +1,7 @@
 /// Translates an Anthropic Messages event stream into an OpenAI chat-completions stream, event
 /// by event. Nothing is sent until the first real output, so an `error` event before it can still
 /// become an HTTP error that failover acts on.
-public struct AnthropicStreamTranslator: ResponseTransform, Sendable {
+public final class AnthropicStreamTranslator: ResponseTransform {
     public var headTiming: HeadTiming { .atFirstOutput }
     public var rewritesBody: Bool { true }
 
@@ -44,7 +44,7 @@ public struct AnthropicStreamTranslator: ResponseTransform, Sendable {
 
     /// Feeds upstream bytes; the translated events are appended to `out`. An `error` event
     /// before any output is reported as `.failed`, with nothing appended.
-    public mutating func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> TransformStep {
+    public func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> TransformStep {
         var datas: [[UInt8]] = []
         parser.feed(bytes, onEvent: { datas.append(Array($0.data)) }, onOther: { _ in })
         for d in datas {
@@ -54,13 +54,13 @@ public struct AnthropicStreamTranslator: ResponseTransform, Sendable {
         return parser.overflowed ? .stop : .output
     }
 
-    mutating func emit(_ bytes: [UInt8], into out: inout [UInt8]) {
+    func emit(_ bytes: [UInt8], into out: inout [UInt8]) {
         if let role = pendingRole { out += role; pendingRole = nil }
         hasOutput = true
         out += bytes
     }
 
-    mutating func handle(_ e: JSONValue, into out: inout [UInt8]) -> TransformStep? {
+    func handle(_ e: JSONValue, into out: inout [UInt8]) -> TransformStep? {
         switch e["type"]?.stringValue {
         case "message_start":
             let m = e["message"]
@@ -143,7 +143,7 @@ public struct AnthropicStreamTranslator: ResponseTransform, Sendable {
 
     /// Ends the stream: one that ended without `message_stop` (or with an error) gets an error
     /// event, never a clean finish; one that ended before any output becomes an error answer.
-    public mutating func finish(upstreamComplete: Bool, reason: String, into out: inout [UInt8]) -> TransformEnding {
+    public func finish(upstreamComplete: Bool, reason: String, into out: inout [UInt8]) -> TransformEnding {
         if sawStop || failed { return .stream(complete: sawStop) }
         var message = upstreamComplete ? "upstream stream ended without message_stop" : "upstream stream broke off: \(reason)"
         var code = upstreamComplete ? "stream_incomplete" : "stream_interrupted"

@@ -25,7 +25,7 @@ public struct ChatAnswers: AnswerMapping {
         case .json where head.isSuccess:
             return WholeAnswer(settings, limit: limits.maxResponseBytes)
         default:
-            return PassThroughAnswer()
+            return PassThroughAnswer.shared
         }
     }
 }
