@@ -2,7 +2,8 @@
 /// values; what they send or start is read from the machine (`attempt(at:)`, `reply`,
 /// `output`, `record`), so queuing one copies nothing.
 public enum ExchangeAction: Sendable, Equatable {
-    /// Start the upstream request of `attempt(at:)` this index; any earlier one is over.
+    /// Start the upstream request of the attempt of this index, the machine's `current`; any
+    /// earlier one is over.
     case startAttempt(Int)
     /// Stop the running upstream transfer; no `upstreamDone` follows.
     case cancelUpstream

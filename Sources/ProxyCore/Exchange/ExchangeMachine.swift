@@ -106,11 +106,15 @@ public final class ExchangeMachine {
     /// The running attempt's response head arrived. Returns false when the attempt is given
     /// up (the transfer is then abandoned, and `upstreamDone` follows).
     public func upstreamHead(status: Int, headers: HTTPHeaders, now: Double) -> Bool {
-        stopTimer()
+        // The head's time limit is over; the timer is re-armed for the idle limit below, or
+        // stopped when the attempt is given up.
         record.upstreamStatus = status
         if record.ttfbSeconds == nil { record.ttfbSeconds = now - started }
         let outcome = AttemptOutcome.responded(status: status)
-        guard accept(outcome) else { return false }
+        guard accept(outcome) else {
+            stopTimer()
+            return false
+        }
         if outcome.isAnswer, plan.autoDetected, plan.model != nil, current.providerID != nil {
             actions.append(.remember(attempt: index))
         }
@@ -126,6 +130,7 @@ public final class ExchangeMachine {
         if holdsWhole, let length = HTTPResponseRules.announcedLength(headers), length > limits.answers.maxResponseBytes {
             // Refused before a byte of it is read.
             pendingError = .responseTooLarge(limit: limits.answers.maxResponseBytes)
+            stopTimer()
             return false
         }
         if t.headTiming == .atCommit { sendHead() }

@@ -80,11 +80,11 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
     private func perform() {
         while let action = machine.nextAction() {
             switch action {
-            case .startAttempt(let i):
-                let a = machine.attempt(at: i)
-                var request = UpstreamRequest(url: a.url, method: a.method, headers: a.headers, body: a.body,
-                                              connectTimeoutSeconds: a.timeoutSeconds)
-                request.decodesAnswer = a.decodesAnswer
+            case .startAttempt:
+                // Always the machine's current attempt; read in place, not copied.
+                var request = UpstreamRequest(url: machine.current.url, method: machine.current.method, headers: machine.current.headers,
+                                              body: machine.current.body, connectTimeoutSeconds: machine.current.timeoutSeconds)
+                request.decodesAnswer = machine.current.decodesAnswer
                 transfer = worker.upstream.start(request, handler: self)
             case .cancelUpstream:
                 transfer?.cancel()
