@@ -79,7 +79,7 @@ struct ExchangeMachineTests {
             case .timer(let paused): m.timerFired(now: now, upstreamPaused: paused, clientEnded: false)
             case .gone: m.clientGone(now: now)
             case .cut: m.clientCut(now: now)
-            case .drained: m.clientDrained()
+            case .drained: m.clientDrained(now: now)
             case .backlog(let n): backlog = n
             }
             drain()

@@ -257,9 +257,12 @@ public final class ExchangeMachine {
         }
     }
 
-    /// The client took every byte sent so far.
-    public func clientDrained() {
-        if transferRunning { actions.append(.resumeUpstream) }
+    /// The client took every byte sent so far: a paused upstream may deliver again, and its
+    /// idle time counts from now.
+    public func clientDrained(now: Double) {
+        guard transferRunning else { return }
+        lastActivity = now
+        actions.append(.resumeUpstream)
     }
 
     /// The client disconnected.

@@ -60,7 +60,7 @@ final class ProxyExchange: UpstreamTransferDelegate, ServerExchangeObserver {
 
     func clientCut() { machine.clientCut(now: monotonicNow()); perform() }
 
-    func clientDrained() { machine.clientDrained(); perform() }
+    func clientDrained() { machine.clientDrained(now: monotonicNow()); perform() }
 
     func exchangeOver() {
         guard awaitingClient else { return }
