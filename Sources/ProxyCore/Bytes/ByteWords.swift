@@ -37,3 +37,18 @@ func hexDigitValue(_ b: UInt8) -> UInt8? {
 func bytesBelow(_ x: UInt64, _ n: UInt8) -> UInt64 {
     (x &- 0x0101_0101_0101_0101 &* UInt64(n)) & ~x & 0x8080_8080_8080_8080
 }
+
+/// Whether `count` bytes at `a` and `b` are equal, compared eight at a time.
+@inline(__always)
+func bytesEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+    var k = 0
+    while k + 8 <= count {
+        if a.loadUnaligned(fromByteOffset: k, as: UInt64.self) != b.loadUnaligned(fromByteOffset: k, as: UInt64.self) { return false }
+        k += 8
+    }
+    while k < count {
+        if a.load(fromByteOffset: k, as: UInt8.self) != b.load(fromByteOffset: k, as: UInt8.self) { return false }
+        k += 1
+    }
+    return true
+}

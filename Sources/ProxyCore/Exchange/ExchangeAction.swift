@@ -1,5 +1,5 @@
 /// What the I/O layer does for an `ExchangeMachine`, in the order given. Actions are plain
-/// values; what they send or start is read from the machine (`attempt(at:)`, `reply`,
+/// values; what they send or start is read from the machine (`current`, `reply`,
 /// `output`, `record`), so queuing one copies nothing.
 public enum ExchangeAction: Sendable, Equatable {
     /// Start the upstream request of the attempt of this index, the machine's `current`; any

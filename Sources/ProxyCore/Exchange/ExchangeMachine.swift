@@ -82,9 +82,6 @@ public final class ExchangeMachine {
         public var body: [UInt8] = []
     }
 
-    /// The plan's attempt of this index.
-    public func attempt(at i: Int) -> UpstreamAttempt { i == index ? current : plan.attempts[i] }
-
     /// The label (provider, or upstream host) of the attempt of this index.
     public func label(of i: Int) -> String { i == index ? current.label : plan.attempts[i].label }
 

@@ -110,18 +110,7 @@ public struct JSONScanner {
         let n = text.utf8CodeUnitCount
         guard raw.count == n else { return false }
         guard n > 0 else { return true }
-        let a = raw.baseAddress!
-        let b = UnsafeRawPointer(text.utf8Start)
-        var k = 0
-        while k + 8 <= n {
-            if a.loadUnaligned(fromByteOffset: k, as: UInt64.self) != b.loadUnaligned(fromByteOffset: k, as: UInt64.self) { return false }
-            k += 8
-        }
-        while k < n {
-            if a.load(fromByteOffset: k, as: UInt8.self) != b.load(fromByteOffset: k, as: UInt8.self) { return false }
-            k += 1
-        }
-        return true
+        return bytesEqual(raw.baseAddress!, UnsafeRawPointer(text.utf8Start), n)
     }
 
     let bytes: UnsafeRawBufferPointer

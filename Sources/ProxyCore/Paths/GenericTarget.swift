@@ -5,7 +5,7 @@ public enum GenericTarget {
     public static func resolve(rawBase: Substring, query: Substring?, allowlist: HostAllowlist) -> Result<UpstreamURL, ProxyError> {
         var text = String(rawBase)
         if text.contains("%") {
-            guard let decoded = percentDecode(text) else {
+            guard let decoded = PathSafety.percentDecodedOnce(Substring(text)) else {
                 return .failure(.badRequest("base URL has an invalid percent escape", code: "invalid_base_url"))
             }
             text = decoded
@@ -57,21 +57,5 @@ public enum GenericTarget {
             }
         }
         return nil
-    }
-
-    static func percentDecode(_ s: String) -> String? {
-        var out: [UInt8] = []
-        let b = Array(s.utf8)
-        var i = 0
-        while i < b.count {
-            if b[i] == UInt8(ascii: "%") {
-                guard i + 2 < b.count, let hi = hexDigitValue(b[i + 1]), let lo = hexDigitValue(b[i + 2]) else { return nil }
-                out.append(hi << 4 | lo)
-                i += 3
-            } else {
-                out.append(b[i]); i += 1
-            }
-        }
-        return String(validating: out, as: UTF8.self)
     }
 }

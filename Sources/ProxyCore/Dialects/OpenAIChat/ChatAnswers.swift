@@ -41,8 +41,9 @@ extension ChatAnswerSettings: WholeAnswerRewrite {
     /// A whole chat completion ready to send: its body after `<think>` processing, the usage it
     /// reports, and the cost of that usage at `prices`.
     public func finishWhole(_ body: [UInt8], prices: Usage.Prices) -> (body: [UInt8], usage: Usage?, cost: Double?) {
-        let usage = body.withUnsafeBytes { Usage.ofCompletion($0) }
-        return (rewriteWhole(body), usage, usage?.cost(prices: prices))
+        // `rewrite` never fails for a chat completion: a body of another shape goes as it came.
+        let done = (try? rewrite(body).get()) ?? (body: body, usage: nil)
+        return (done.body, done.usage, done.usage?.cost(prices: prices))
     }
 
     /// The body of a whole chat completion after `<think>` processing; the bytes as they came

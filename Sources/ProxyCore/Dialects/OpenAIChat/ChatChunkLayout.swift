@@ -388,7 +388,7 @@ extension JSONScanner {
         guard let base = name.baseAddress else { return .other }
         @inline(__always) func equals(_ literal: StaticString, _ key: Key) -> Key {
             // The lengths are equal (the switch below): compare the bytes, eight at a time.
-            ChunkEnvelope.equal(base, UnsafeRawPointer(literal.utf8Start), name.count) ? key : .other
+            bytesEqual(base, UnsafeRawPointer(literal.utf8Start), name.count) ? key : .other
         }
         let first = base.load(as: UInt8.self)
         switch name.count {
@@ -504,10 +504,10 @@ struct ChunkEnvelope {
         let suffixCount = bytes.count - prefixCount
         guard n >= bytes.count + 2, data[prefixCount] == UInt8(ascii: "\"") else { return false }
         return bytes.withUnsafeBytes { e in
-            guard ChunkEnvelope.equal(p, e.baseAddress!, prefixCount) else { return false }
+            guard bytesEqual(p, e.baseAddress!, prefixCount) else { return false }
             // The content string, read and checked as `scan` reads it.
             guard let (end, escaped) = JSONScanner.stringEnd(data, from: prefixCount),
-                  n - end == suffixCount, ChunkEnvelope.equal(p + end, e.baseAddress! + prefixCount, suffixCount) else { return false }
+                  n - end == suffixCount, bytesEqual(p + end, e.baseAddress! + prefixCount, suffixCount) else { return false }
             let shift = end - contentEnd
             var c = choice
             c.content = prefixCount..<end
@@ -536,20 +536,5 @@ struct ChunkEnvelope {
             }
             return true
         }
-    }
-
-    /// Whether `count` bytes at `a` and `b` are equal, eight at a time.
-    @inline(__always)
-    static func equal(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
-        var k = 0
-        while k + 8 <= count {
-            if a.loadUnaligned(fromByteOffset: k, as: UInt64.self) != b.loadUnaligned(fromByteOffset: k, as: UInt64.self) { return false }
-            k += 8
-        }
-        while k < count {
-            if a.load(fromByteOffset: k, as: UInt8.self) != b.load(fromByteOffset: k, as: UInt8.self) { return false }
-            k += 1
-        }
-        return true
     }
 }
